@@ -1,0 +1,31 @@
+//! # yieldloop
+//!
+//! A teaching runtime: how an event loop like Python's asyncio is made, built
+//! one idea at a time on stackful coroutines. Each module says which lesson
+//! introduces it; `docs/src/architecture.md` draws the whole map.
+//!
+//! | module        | lesson | what it is                                          |
+//! |---------------|--------|-----------------------------------------------------|
+//! | [`trace`]     | 01     | `0.000 a enter` lines through `tracing`              |
+//! | [`generator`] | 02     | Python's generator protocol on `corosensei`          |
+//! | [`clock`]     | 03     | real time, or virtual time that jumps                |
+//! | [`request`]   | 03     | what a coroutine yields to its scheduler             |
+//! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
+//! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
+//! | [`cli`]       | 05     | `--host`, `--port`, `--seconds` for server lessons   |
+//! | [`ladder`]    | —      | the list of lessons the course prints                |
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod generator;
+pub mod ladder;
+pub mod net;
+pub mod request;
+pub mod run;
+pub mod trace;
+
+pub use clock::Clock;
+pub use generator::{Co, Generator, GeneratorError, GeneratorState};
+pub use request::{secs, Request};

@@ -1,0 +1,30 @@
+//! `cargo run`: the course's front door. Prints the lesson ladder and says
+//! where to start. The list comes from [`yieldloop::ladder::LESSONS`], so it
+//! stays true as lessons are added.
+
+use clap::Parser;
+use yieldloop::ladder;
+
+/// yieldloop: build an asyncio-style event loop from generators up, in Rust.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Print the ladder as a Markdown table (the one in README.md and the book).
+    #[arg(long)]
+    markdown: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.markdown {
+        print!("{}", ladder::markdown());
+        return;
+    }
+    println!("yieldloop: how an event loop like asyncio's is made, one lesson at a time.\n");
+    println!("The ladder (take the lessons in order; each adds one idea):\n");
+    print!("{}", ladder::plain());
+    if let Some(first) = ladder::LESSONS.first() {
+        println!("Start here: read {}, then run `{}`.", first.source, first.command());
+    }
+    println!("Every lesson takes --help. The book: `mdbook serve docs` (chapters in docs/src).");
+}

@@ -1,0 +1,63 @@
+//! The slides' `run(*gens)`: the smallest scheduler there is. Introduced by lesson 03.
+//!
+//! Each coroutine yields a [`Request::Sleep`]. `run` remembers when each one
+//! wants to wake, picks the earliest, sleeps until then, resumes it, and
+//! notes its next wake-up, until every coroutine has returned. The Python
+//! it mirrors fits on a slide:
+//!
+//! ```python
+//! def run(*gens):
+//!     wakes = {g: 0 for g in gens}
+//!     while wakes:
+//!         g = min(wakes, key=lambda g: wakes[g])
+//!         time.sleep(max(0, wakes[g] - time.time()))
+//!         try:
+//!             wakes[g] = time.time() + next(g)
+//!         except StopIteration:
+//!             wakes.pop(g)
+//! ```
+//!
+//! Finding the minimum by scanning is O(n) per step; lesson 06's reactor keeps
+//! a heap instead. Here, readability is the point.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::generator::{Co, Generator, GeneratorState};
+use crate::request::Request;
+
+/// A coroutine that `run` can schedule: sent nothing, yields requests.
+pub type Coroutine = Generator<(), Request>;
+
+/// The handle a [`Coroutine`]'s body yields through.
+pub type Yield = Co<(), Request>;
+
+/// Runs every coroutine until all have returned, on `clock`.
+///
+/// A panic inside a coroutine is not caught here: it comes out of `run` with
+/// its backtrace, like an exception out of the slides' loop (lesson 04 shows
+/// one). The reactor of lesson 06 isolates panicking tasks instead.
+// ANCHOR: run
+pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
+    // (wake-up time, coroutine), in the order given: ties go to the earlier
+    // one, as Python's `min` over a dict picks the first it meets.
+    let start = clock.now();
+    let mut wakes: Vec<(Duration, Coroutine)> = coroutines.into_iter().map(|c| (start, c)).collect();
+
+    while let Some(i) = (0..wakes.len()).min_by_key(|&i| wakes[i].0) {
+        clock.sleep_until(wakes[i].0);
+        match wakes[i].1.send(()) {
+            Ok(GeneratorState::Yielded(Request::Sleep(delay))) => wakes[i].0 = clock.now() + delay,
+            Ok(GeneratorState::Returned(())) => drop(wakes.remove(i)),
+            Err(finished) => unreachable!("a waiting coroutine cannot be finished: {finished}"),
+        }
+    }
+}
+// ANCHOR_END: run
+
+/// Suspends the calling coroutine for `delay`: the request hidden behind a
+/// function, as lesson 04 teaches. A plain call, not `yield from`.
+pub fn sleep(co: &Yield, delay: Duration) -> Result<(), Infallible> {
+    co.yield_(Request::Sleep(delay))
+}

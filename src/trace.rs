@@ -1,0 +1,69 @@
+//! The slides' trace lines (`0.000 a enter`) as a `tracing` subscriber. Introduced by lesson 01.
+//!
+//! The talks print every event as seconds since the start, three decimals,
+//! then a message. We get the same lines from `tracing::info!("a enter")` by
+//! giving `tracing-subscriber`'s formatter a timer that reads our [`Clock`]:
+//! on the virtual clock the printed time is the virtual time.
+//!
+//! Because it is ordinary `tracing`, a learner can still filter with
+//! `RUST_LOG` (`RUST_LOG=debug` shows the loop's own events, `RUST_LOG=off`
+//! silences it) and any other subscriber can be plugged in instead.
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::EnvFilter;
+
+use crate::clock::Clock;
+
+/// A `tracing-subscriber` timer that prints [`Clock::now`] as `S.mmm`.
+#[derive(Clone, Debug)]
+pub struct ClockTimer {
+    clock: Clock,
+}
+
+impl ClockTimer {
+    /// A timer reading `clock`.
+    pub fn new(clock: Clock) -> Self {
+        ClockTimer { clock }
+    }
+}
+
+impl FormatTime for ClockTimer {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        write!(w, "{:.3}", self.clock.now().as_secs_f64())
+    }
+}
+
+/// Installs the trace printer for this process: `S.mmm message` lines on
+/// standard output, `info` and above unless `RUST_LOG` says otherwise.
+///
+/// Call it once, first thing in `main`. A second call leaves the first
+/// printer in place and returns an error.
+pub fn init(clock: &Clock) -> Result<(), TraceInitError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_timer(ClockTimer::new(clock.clone()))
+        .with_level(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, never in a pipe or a test.
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(std::io::stdout)
+        .try_init()
+        .map_err(|_| TraceInitError)
+}
+
+/// The trace printer was already installed.
+#[derive(Debug)]
+pub struct TraceInitError;
+
+impl fmt::Display for TraceInitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a trace printer is already installed for this process")
+    }
+}
+
+impl std::error::Error for TraceInitError {}
