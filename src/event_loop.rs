@@ -34,7 +34,7 @@
 //! running task can spawn, sleep and register sockets through the same core.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -161,9 +161,8 @@ pub(crate) struct Core {
     weak: Weak<Core>,
     /// Loop time: real, or virtual for exact, instant tests.
     clock: Clock,
-    /// Every unfinished task. Invariant: a task whose `coroutine` is `None` is
-    /// the one running right now.
-    tasks: RefCell<Slab<Task>>,
+    /// Every unfinished task, boxed so that a task's address is stable.
+    tasks: RefCell<Slab<Box<Task>>>,
     /// What runs in the next iteration. Invariant: a task key is in here at
     /// most once, and only while its state is `Runnable`.
     ready: RefCell<VecDeque<Runnable>>,
@@ -271,30 +270,29 @@ impl Core {
     // ANCHOR: step
     /// Resumes one task until it next waits or ends: asyncio's `Task._step`.
     fn step(&self, key: usize) {
-        // Take the coroutine out of the slab, so that no `RefCell` is borrowed
-        // while the task runs (it may spawn, sleep, or register a socket).
-        let taken = self.tasks.borrow_mut().get_mut(key).and_then(|task| {
-            task.state = TaskState::Runnable;
-            task.coroutine.take()
-        });
-        let Some(mut coroutine) = taken else { return };
+        let coroutine = {
+            let tasks = self.tasks.borrow();
+            let Some(task) = tasks.get(key) else { return };
+            task.state.set(TaskState::Runnable);
+            task.coroutine.get()
+        };
+        // No `RefCell` is borrowed from here on: the task may spawn, sleep or
+        // register a socket, all of which borrow the loop's parts.
         let outer = current_ptr();
-        let result = coroutine.resume(());
+        // SAFETY: the task is boxed, so `coroutine` stays valid while the slab
+        // grows; it is removed only below, after `resume` returns, or when the
+        // loop is dropped, which cannot happen while it runs. Nothing else
+        // touches a task's coroutine (see `Task::coroutine`).
+        let result = unsafe { (*coroutine).resume(()) };
         set_current(outer); // back on the loop's stack: no task is running
-        match result {
-            // It waits: it already arranged its wake-up (timer, selector,
-            // future, ready queue) before suspending.
-            CoroutineResult::Yield(()) => {
-                if let Some(task) = self.tasks.borrow_mut().get_mut(key) {
-                    task.coroutine = Some(coroutine);
-                }
-            }
+        if let CoroutineResult::Return(()) = result {
             // It ended (returned or panicked; the result is in its future).
-            CoroutineResult::Return(()) => {
-                let task = self.tasks.borrow_mut().remove(key);
-                debug!(task = %task.name, key, "task finished");
-                self.stacks.borrow_mut().give_back(coroutine.into_stack());
-            }
+            // Otherwise it waits, and already arranged its wake-up (timer,
+            // selector, future, ready queue) before suspending.
+            let task = self.tasks.borrow_mut().remove(key);
+            debug!(task = %task.name, key, "task finished");
+            let coroutine = task.coroutine.into_inner();
+            self.stacks.borrow_mut().give_back(coroutine.into_stack());
         }
     }
     // ANCHOR_END: step
@@ -305,24 +303,24 @@ impl Core {
     /// spurious wake-up and is ignored: the task is already queued, or waits
     /// on something else.
     pub(crate) fn wake(&self, key: usize, state: TaskState) {
-        let mut tasks = self.tasks.borrow_mut();
-        let Some(task) = tasks.get_mut(key) else {
+        let tasks = self.tasks.borrow();
+        let Some(task) = tasks.get(key) else {
             return;
         };
-        if task.state != state {
+        if task.state.get() != state {
             return;
         }
         if state == TaskState::WaitingIo {
             self.io_waiters.set(self.io_waiters.get() - 1);
         }
-        task.state = TaskState::Runnable;
+        task.state.set(TaskState::Runnable);
         self.push(Runnable::Task(key));
     }
 
     /// Records that a task is about to suspend in `state`.
     pub(crate) fn park(&self, key: usize, state: TaskState) {
-        if let Some(task) = self.tasks.borrow_mut().get_mut(key) {
-            task.state = state;
+        if let Some(task) = self.tasks.borrow().get(key) {
+            task.state.set(state);
             if state == TaskState::WaitingIo {
                 self.io_waiters.set(self.io_waiters.get() + 1);
             }
@@ -330,11 +328,13 @@ impl Core {
     }
     // ANCHOR_END: wake
 
+    #[inline(always)]
     fn push(&self, runnable: Runnable) {
         self.ready.borrow_mut().push_back(runnable);
     }
 
     /// Queues a running task to run again (`yield_now`).
+    #[inline(always)]
     pub(crate) fn push_ready(&self, key: usize) {
         self.push(Runnable::Task(key));
     }
@@ -375,11 +375,11 @@ impl Core {
             task_body(core, key, yielder, completion, f)
         });
         debug!(task = %name, key, "task spawned");
-        entry.insert(Task {
+        entry.insert(Box::new(Task {
             name,
-            coroutine: Some(coroutine),
-            state: TaskState::Runnable,
-        });
+            state: Cell::new(TaskState::Runnable),
+            coroutine: UnsafeCell::new(coroutine),
+        }));
         self.push(Runnable::Task(key));
         JoinHandle { done }
     }
@@ -598,23 +598,17 @@ impl Drop for EventLoop {
         // Take them all out first, so that no `RefCell` is borrowed while
         // that code runs; and clear `CURRENT`, so a guard that tries to wait
         // gets `NotInTask` instead of suspending a task that is going away.
-        let coroutines: Vec<_> = core
-            .tasks
-            .borrow_mut()
-            .iter_mut()
-            .filter_map(|(_, task)| task.coroutine.take())
-            .collect();
+        let tasks: Vec<Box<Task>> = core.tasks.borrow_mut().drain().collect();
         let outer = current_ptr();
         set_current(std::ptr::null());
-        if !coroutines.is_empty() {
+        if !tasks.is_empty() {
             debug!(
-                tasks = coroutines.len(),
+                tasks = tasks.len(),
                 "loop dropped: unwinding suspended tasks"
             );
         }
-        drop(coroutines);
+        drop(tasks);
         set_current(outer);
-        core.tasks.borrow_mut().clear();
         core.ready.borrow_mut().clear();
         *core.timers.borrow_mut() = Timers::default();
     }

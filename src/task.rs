@@ -39,7 +39,7 @@
 //!   [`NotInTask`] instead of suspending something that is not there.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -73,11 +73,13 @@ pub(crate) struct Running {
 // ANCHOR_END: current
 
 /// Reads [`CURRENT`]; the loop uses it to save and restore around `resume`.
+#[inline(always)]
 pub(crate) fn current_ptr() -> *const Running {
     CURRENT.with(Cell::get)
 }
 
 /// Writes [`CURRENT`].
+#[inline(always)]
 pub(crate) fn set_current(running: *const Running) {
     CURRENT.with(|current| current.set(running));
 }
@@ -93,6 +95,7 @@ pub(crate) struct CurrentTask {
 }
 
 /// The task this code runs in, or an error naming `what` was called outside one.
+#[inline(always)]
 pub(crate) fn current(what: &'static str) -> Result<CurrentTask, NotInTask> {
     let running = current_ptr();
     if running.is_null() {
@@ -103,6 +106,7 @@ pub(crate) fn current(what: &'static str) -> Result<CurrentTask, NotInTask> {
 }
 
 impl CurrentTask {
+    #[inline(always)]
     fn running(&self) -> &Running {
         // SAFETY: `current` only hands out non-null pointers read from
         // `CURRENT` while this task runs, and the record lives on this task's
@@ -111,12 +115,14 @@ impl CurrentTask {
     }
 
     /// The loop running this task.
+    #[inline(always)]
     pub(crate) fn core(&self) -> &Core {
         // SAFETY: the loop outlives its tasks (see `Running::core`).
         unsafe { &*self.running().core }
     }
 
     /// The task's slab key.
+    #[inline(always)]
     pub(crate) fn key(&self) -> usize {
         self.running().key
     }
@@ -127,6 +133,7 @@ impl CurrentTask {
     /// the caller has already arranged for it (a timer, a selector
     /// registration, a future's waiter list), or pushed the task on the ready
     /// queue itself (`yield_now`).
+    #[inline(always)]
     pub(crate) fn suspend(self, state: TaskState) {
         if state != TaskState::Runnable {
             self.core().park(self.key(), state);
@@ -298,15 +305,18 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// The slab entry for one task.
+/// The slab entry for one task. Boxed in the slab, so that its address stays
+/// put while the slab grows (a running task may spawn others).
 pub(crate) struct Task {
     /// For logs.
     pub(crate) name: Cow<'static, str>,
-    /// The coroutine; `None` while the loop has it out to resume it (so that
-    /// the slab is not borrowed while the task runs and spawns others).
-    pub(crate) coroutine: Option<TaskCoroutine>,
-    /// What may wake it.
-    pub(crate) state: TaskState,
+    /// What may wake it. A `Cell`, so that wake-ups need only a shared
+    /// borrow of the slab, which never overlaps the running coroutine.
+    pub(crate) state: Cell<TaskState>,
+    /// The coroutine. Only the loop touches it: to resume it (`step`, through
+    /// the pointer from `UnsafeCell::get`) and to drop it (when it finishes,
+    /// or when the loop is dropped), never both at once.
+    pub(crate) coroutine: UnsafeCell<TaskCoroutine>,
 }
 
 /// A task's coroutine: resumed with nothing, yields nothing, returns nothing
@@ -402,6 +412,7 @@ impl<T: 'static> JoinHandle<T> {
 /// Lets every other ready task run, then carries on (asyncio: `await
 /// asyncio.sleep(0)`). The cheapest suspension there is: the task puts itself
 /// at the back of the ready queue and suspends.
+#[inline(always)]
 pub fn yield_now() -> Result<(), NotInTask> {
     let task = current("yieldloop::yield_now")?;
     task.core().push_ready(task.key());
