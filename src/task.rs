@@ -412,6 +412,15 @@ impl<T: 'static> JoinHandle<T> {
 /// Lets every other ready task run, then carries on (asyncio: `await
 /// asyncio.sleep(0)`). The cheapest suspension there is: the task puts itself
 /// at the back of the ready queue and suspends.
+//
+// Why `inline(always)` here and on everything it calls: the CPU predicts
+// where each `ret` goes with a small stack of return addresses filled by
+// `call`s (the return stack buffer). A coroutine switch is a `call` on one
+// stack and a `ret` on the other, which keeps that stack balanced only if
+// the switch sits directly in the task's own code. Left as a function, the
+// task returns from `yield_now` into a frame it entered in an *earlier*
+// activation, the predictions go wrong on both sides, and a round trip
+// costs about 35 ns instead of about 10 ns (measured in release builds).
 #[inline(always)]
 pub fn yield_now() -> Result<(), NotInTask> {
     let task = current("yieldloop::yield_now")?;
