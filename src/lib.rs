@@ -7,6 +7,7 @@
 //! | module        | lesson | what it is                                          |
 //! |---------------|--------|-----------------------------------------------------|
 //! | [`trace`]     | 01     | `0.000 a enter` lines through `tracing`              |
+//! | [`timeline`]  | 01     | the trace drawn as a picture, one row per function   |
 //! | [`generator`] | 02     | Python's generator protocol on `corosensei`          |
 //! | [`clock`]     | 03     | real time, or virtual time that jumps                |
 //! | [`request`]   | 03     | what a coroutine yields to its scheduler             |
@@ -24,6 +25,7 @@ pub mod ladder;
 pub mod net;
 pub mod request;
 pub mod run;
+pub mod timeline;
 pub mod trace;
 
 pub use clock::Clock;

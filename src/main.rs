@@ -17,14 +17,18 @@ struct Args {
 fn main() {
     let args = Args::parse();
     if args.markdown {
-        print!("{}", ladder::markdown());
+        print!("{}", ladder::markdown("docs/src/"));
         return;
     }
     println!("yieldloop: how an event loop like asyncio's is made, one lesson at a time.\n");
     println!("The ladder (take the lessons in order; each adds one idea):\n");
     print!("{}", ladder::plain());
     if let Some(first) = ladder::LESSONS.first() {
-        println!("Start here: read {}, then run `{}`.", first.source, first.command());
+        println!(
+            "Start here: read {}, then run `{}`.",
+            first.source,
+            first.command()
+        );
     }
     println!("Every lesson takes --help. The book: `mdbook serve docs` (chapters in docs/src).");
 }
