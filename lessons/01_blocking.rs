@@ -18,10 +18,9 @@
 //! Next, lesson 02 meets the tool that lets a function stop half-way and
 //! let another run: the generator.
 
-use std::time::Duration;
-
 use clap::Parser;
 use tracing::info;
+use yieldloop::cli::ClockArgs;
 use yieldloop::trace::{self, TraceInitError};
 use yieldloop::{secs, Clock};
 
@@ -46,20 +45,17 @@ fn b(clock: &Clock) {
 /// Lesson 01: two functions that sleep, run one after the other (2 s in all).
 #[derive(Parser)]
 struct Args {
-    /// Run on the virtual clock: sleeps jump instead of waiting, so the run is instant and the
-    /// printed times exact.
-    #[arg(long = "virtual")]
-    virtual_time: bool,
+    #[command(flatten)]
+    clock: ClockArgs,
 }
 
 fn main() -> Result<(), TraceInitError> {
-    let args = Args::parse();
-    let clock = Clock::choose(args.virtual_time);
+    let clock = Args::parse().clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
     // ANCHOR: main
     a(&clock);
     b(&clock);
     // ANCHOR_END: main
-    println!("\n{}", timeline.render(Duration::from_millis(100)));
+    timeline.print();
     Ok(())
 }

@@ -22,13 +22,12 @@
 //! frameworks do, and shows what a stackful coroutine gives us for free when
 //! something goes wrong.
 
-use std::time::Duration;
-
 use clap::Parser;
 use tracing::info;
+use yieldloop::cli::ClockArgs;
 use yieldloop::run::{run, Coroutine};
 use yieldloop::trace::{self, TraceInitError};
-use yieldloop::{secs, Clock, Generator, Request};
+use yieldloop::{secs, Generator, Request};
 
 // ANCHOR: coroutines
 /// `a` asks to sleep 1 s; the loop, not `a`, does the waiting.
@@ -56,19 +55,16 @@ fn b() -> Coroutine {
 /// Lesson 03: coroutines yield sleep requests; a min-wakeup loop overlaps their waits.
 #[derive(Parser)]
 struct Args {
-    /// Run on the virtual clock: the loop jumps to each wake-up instead of sleeping, so the run
-    /// is instant and the printed times exact.
-    #[arg(long = "virtual")]
-    virtual_time: bool,
+    #[command(flatten)]
+    clock: ClockArgs,
 }
 
 fn main() -> Result<(), TraceInitError> {
-    let args = Args::parse();
-    let clock = Clock::choose(args.virtual_time);
+    let clock = Args::parse().clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
     // ANCHOR: main
     run(&clock, vec![a(), b()]);
     // ANCHOR_END: main
-    println!("\n{}", timeline.render(Duration::from_millis(100)));
+    timeline.print();
     Ok(())
 }

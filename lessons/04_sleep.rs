@@ -34,9 +34,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
+use yieldloop::cli::ClockArgs;
 use yieldloop::run::{run, Coroutine, Yield};
 use yieldloop::trace::{self, TraceInitError};
-use yieldloop::{secs, Clock, Generator, Request};
+use yieldloop::{secs, Generator, Request};
 
 // ANCHOR: sleep
 /// The slides' `sleep` generator, as a plain function. (The library has the
@@ -97,19 +98,17 @@ fn check_length(request: &str, limit: usize) {
 /// Lesson 04: the request hidden in a helper; a panic's backtrace shows every frame.
 #[derive(Parser)]
 struct Args {
-    /// Run on the virtual clock: sleeps jump, the run is instant and the printed times exact.
-    #[arg(long = "virtual")]
-    virtual_time: bool,
+    #[command(flatten)]
+    clock: ClockArgs,
 }
 
 fn main() -> Result<(), TraceInitError> {
-    let args = Args::parse();
-    let clock = Clock::choose(args.virtual_time);
+    let clock = Args::parse().clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
 
     println!("part 1: sleep() is a function");
     run(&clock, vec![foo()]);
-    println!("\n{}", timeline.render(Duration::from_millis(100)));
+    timeline.print();
 
     // ANCHOR: catch
     println!("part 2: a panic two helpers deep");

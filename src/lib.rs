@@ -13,7 +13,7 @@
 //! | [`request`]   | 03     | what a coroutine yields to its scheduler             |
 //! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
 //! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
-//! | [`cli`]       | 05     | `--host`, `--port`, `--seconds` for server lessons   |
+//! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
 //! | [`ladder`]    | —      | the list of lessons the course prints                |
 
 #![warn(missing_docs)]

@@ -107,6 +107,14 @@ impl Timeline {
     }
 }
 
+impl Timeline {
+    /// Prints the timeline at a tenth of a second per column, after a blank
+    /// line: how lessons end.
+    pub fn print(&self) {
+        println!("\n{}", self.render(Duration::from_millis(100)));
+    }
+}
+
 /// Which column time `at` falls in, when each column is `step` long.
 fn column(at: Duration, step: Duration) -> usize {
     (at.as_secs_f64() / step.as_secs_f64()).round() as usize
