@@ -7,12 +7,13 @@
 //! | module        | lesson | what it is                                          |
 //! |---------------|--------|-----------------------------------------------------|
 //! | [`trace`]     | 01     | `0.000 a enter` lines through `tracing`              |
+//! | [`timeline`]  | 01     | the trace drawn as a picture, one row per function   |
 //! | [`generator`] | 02     | Python's generator protocol on `corosensei`          |
 //! | [`clock`]     | 03     | real time, or virtual time that jumps                |
 //! | [`request`]   | 03     | what a coroutine yields to its scheduler             |
 //! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
 //! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
-//! | [`cli`]       | 05     | `--host`, `--port`, `--seconds` for server lessons   |
+//! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
 //! | [`selector`]  | 06     | Python's `selectors`: epoll/kqueue or select(2)      |
 //! | [`timers`]    | 06     | timers by (deadline, seq), cancellable               |
 //! | [`stacks`]    | 06     | task stacks, pooled; the `vm.max_map_count` ceiling  |
@@ -37,6 +38,7 @@ pub mod selector;
 pub mod stacks;
 pub mod task;
 pub mod tcp;
+pub mod timeline;
 pub mod timers;
 pub mod trace;
 
