@@ -251,7 +251,7 @@ impl Core {
         }
         // A virtual clock never waits for a timer in real time: look at I/O
         // without blocking, and if nothing came, jump to the deadline.
-        let jump = self.clock.is_virtual() && deadline.is_some();
+        let jump = self.clock.is_virtual() && timeout.is_some_and(|t| !t.is_zero());
         let mut events = self.events.borrow_mut();
         let timeout = if jump { Some(Duration::ZERO) } else { timeout };
         self.selector.borrow_mut().select(timeout, &mut events)?;

@@ -273,3 +273,22 @@ fn echo_over_loopback_inside_one_loop() {
 fn the_select_backend_runs_the_same_echo() {
     assert_eq!(echo_once(SelectorKind::Select, b"select"), b"SELECT");
 }
+
+#[test]
+fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
+    let (mut event_loop, clock) = virtual_loop();
+    let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
+    // A task waiting on I/O that never comes, and a timer in the future.
+    drop(event_loop.spawn("acceptor", move || listener.accept().map(|_| ())));
+    let c = clock.clone();
+    let times = event_loop
+        .run_until_complete(move || {
+            drop(spawn("sleeper", || sleep(secs(5.0))));
+            yield_now().unwrap();
+            let after_yield = c.now();
+            sleep(secs(1.0)).unwrap();
+            (after_yield, c.now())
+        })
+        .unwrap();
+    assert_eq!(times, (secs(0.0), secs(1.0)));
+}
