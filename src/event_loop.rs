@@ -214,10 +214,10 @@ impl Core {
             }
         }
 
-        // 4. Run what was ready when this iteration began, and no more: what
-        //    these steps make ready waits for the next iteration, after the
-        //    next look at I/O, so a task that yields in a loop cannot starve
-        //    the sockets.
+        // 4. Run what is ready now, and no more: whatever these steps make
+        //    ready (a task that yields, a callback that schedules another)
+        //    waits for the next iteration, after the next look at I/O, so a
+        //    task that yields in a loop cannot starve the sockets.
         let ntodo = self.ready.borrow().len();
         for _ in 0..ntodo {
             let next = self.ready.borrow_mut().pop_front();

@@ -89,6 +89,7 @@ impl StackPool {
         }
     }
 
+    // ANCHOR: pool
     /// A stack for a new task: a pooled one if there is one, else a new mapping.
     pub fn take(&mut self) -> Result<DefaultStack, NoStack> {
         if let Some(stack) = self.free.pop() {
@@ -106,6 +107,7 @@ impl StackPool {
             self.free.push(stack);
         }
     }
+    // ANCHOR_END: pool
 
     /// The size of every stack this pool hands out.
     pub fn stack_size(&self) -> usize {
