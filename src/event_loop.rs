@@ -238,6 +238,10 @@ impl Core {
         timeout: Option<Duration>,
         deadline: Option<Duration>,
     ) -> io::Result<()> {
+        if timeout != Some(Duration::ZERO) {
+            // About to wait: a good moment for housekeeping.
+            self.stacks.borrow_mut().trim();
+        }
         if self.io_waiters.get() == 0 {
             // No task waits on a descriptor, so none is armed and select
             // could only time out: just wait for the timer. (This is what
