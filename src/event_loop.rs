@@ -174,9 +174,9 @@ pub(crate) struct Core {
     events: RefCell<Vec<Event>>,
     /// Stacks for new tasks.
     stacks: RefCell<StackPool>,
-    /// How many tasks are suspended in `WaitingIo`. While it is zero no
-    /// descriptor is armed (registrations are one-shot and re-armed only by
-    /// a waiting task), so `select` could only time out and is skipped.
+    /// How many tasks are suspended in `WaitingIo`. While it is zero nothing
+    /// `select` could report would wake anyone (`wake` ignores reports for
+    /// tasks that are not waiting on I/O), so it is skipped.
     io_waiters: Cell<usize>,
     /// Set by `stop()`; `run_forever` returns after the current iteration.
     stopping: Cell<bool>,
