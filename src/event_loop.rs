@@ -50,7 +50,7 @@ use tracing::{debug, error};
 use crate::clock::Clock;
 use crate::future::Future;
 use crate::selector::{Event, Interest, Selector, SelectorKind};
-use crate::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE};
+use crate::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::task::{
     self, current_ptr, set_current, task_body, Completion, JoinHandle, Task, TaskError, TaskState,
 };
@@ -102,10 +102,12 @@ impl Builder {
     }
 
     /// Bytes of stack for each task (address space; only touched pages use
-    /// memory). Too small and a deep call overflows into the guard page,
-    /// which kills the process with SIGSEGV: there is no recovering from it.
+    /// memory), at least [`MIN_STACK_SIZE`]: a task's own machinery needs a
+    /// few KiB in a debug build. Too small for what the task calls, and it
+    /// overflows into the guard page, which kills the process with SIGSEGV:
+    /// there is no recovering from it.
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.stack_size = bytes;
+        self.stack_size = bytes.max(MIN_STACK_SIZE);
         self
     }
 

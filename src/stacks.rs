@@ -49,6 +49,11 @@ use corosensei::stack::{DefaultStack, Stack, StackPointer};
 /// generous; a test runs a deep debug-mode recursion on it.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
+/// The smallest stack [`crate::Builder::stack_size`] accepts: enough for a
+/// task's own frames (`task_body`, `catch_unwind`, a switch) in a debug
+/// build, where 4 KiB is not.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
 /// How many finished stacks the pool keeps for good. Each keeps the pages its
 /// last task touched; more than this are given back when the loop is idle.
 pub const DEFAULT_POOL_LIMIT: usize = 1024;
