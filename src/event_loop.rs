@@ -261,6 +261,9 @@ impl Core {
         let mut events = self.events.borrow_mut();
         let timeout = if jump { Some(Duration::ZERO) } else { timeout };
         self.selector.borrow_mut().select(timeout, &mut events)?;
+        if !events.is_empty() {
+            debug!(events = events.len(), ?timeout, "select returned");
+        }
         for event in events.iter() {
             self.wake(event.key, TaskState::WaitingIo);
         }
