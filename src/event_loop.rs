@@ -27,7 +27,7 @@
 //! * **ready** is asyncio's `_ready`: what runs in the next iteration. Tasks
 //!   are queued by key (no allocation); callbacks are boxed closures.
 //! * **timers** is asyncio's `_scheduled` (see [`crate::timers`]).
-//! * **run_once** is asyncio's `_run_once`, whole, in [`Core::run_once`].
+//! * **run_once** is asyncio's `_run_once`, whole, in `Core::run_once`.
 //!
 //! The loop is single-threaded and `!Send`: everything lives in one `Rc`,
 //! mutated through `RefCell`s that are never borrowed while a task runs, so a

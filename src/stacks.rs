@@ -89,7 +89,7 @@ pub fn live_stacks() -> usize {
 
 /// The most task stacks this process may map: the mappings
 /// `vm.max_map_count` allows, minus those in use when first asked and
-/// [`MAPPINGS_KEPT_FOR_THE_REST`], halved (a stack and its guard page are
+/// `MAPPINGS_KEPT_FOR_THE_REST` (1,024), halved (a stack and its guard page are
 /// two). Where there is no `/proc` (macOS), there is no such limit.
 pub fn stack_ceiling() -> usize {
     static CEILING: OnceLock<usize> = OnceLock::new();
