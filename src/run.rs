@@ -75,3 +75,15 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
 pub fn sleep<E>(co: &Co<(), Request, E>, delay: Duration) -> Result<(), E> {
     co.yield_(Request::Sleep(delay))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "needs lesson 05's select_loop::run")]
+    fn an_io_request_names_the_loop_that_can_serve_it() {
+        let reader: Coroutine = Generator::new(|co, ()| co.yield_(Request::Read(0)));
+        run(&Clock::new_virtual(), vec![reader]);
+    }
+}

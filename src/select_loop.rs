@@ -314,3 +314,268 @@ impl fmt::Display for Refused {
 }
 
 impl std::error::Error for Refused {}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+    use crate::request::secs;
+    use crate::run::sleep;
+    use crate::sock::{sock_recv, sock_sendall};
+
+    /// What the tasks saw, and when (virtual time).
+    #[derive(Clone, Default)]
+    struct Log(Rc<RefCell<Vec<(Duration, String)>>>);
+
+    impl Log {
+        fn note(&self, clock: &Clock, what: impl Into<String>) {
+            self.0.borrow_mut().push((clock.now(), what.into()));
+        }
+        fn lines(&self) -> Vec<(u128, String)> {
+            let lines = self.0.borrow();
+            lines
+                .iter()
+                .map(|(t, m)| (t.as_millis(), m.clone()))
+                .collect()
+        }
+    }
+
+    fn want(lines: &[(u128, &str)]) -> Vec<(u128, String)> {
+        lines.iter().map(|&(t, m)| (t, m.to_string())).collect()
+    }
+
+    fn pair() -> (UnixStream, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        (a, b)
+    }
+
+    /// The error a refused request put into a task, if it was one.
+    fn refusal(error: &io::Error) -> Option<Refused> {
+        error.get_ref()?.downcast_ref::<Refused>().copied()
+    }
+
+    #[test]
+    fn pure_sleepers_wake_at_exact_times_like_the_slides() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            l.note(&c, "a enter");
+            sleep(co, secs(1.0))?;
+            l.note(&c, "a exit");
+            Ok(())
+        }));
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            l.note(&c, "b enter");
+            sleep(co, secs(0.5))?;
+            l.note(&c, "b middle");
+            sleep(co, secs(0.5))?;
+            l.note(&c, "b exit");
+            Ok(())
+        }));
+        run(&clock, &handle).unwrap();
+        let expected = [
+            (0, "a enter"),
+            (0, "b enter"),
+            (500, "b middle"),
+            (1000, "a exit"),
+            (1000, "b exit"),
+        ];
+        assert_eq!(log.lines(), want(&expected));
+    }
+
+    #[test]
+    fn a_reader_wakes_when_a_sleeper_writes() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (mut here, mut there) = pair();
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            let mut buf = [0u8; 16];
+            let n = sock_recv(co, &mut here, &mut buf)?;
+            l.note(&c, String::from_utf8_lossy(&buf[..n]));
+            let n = sock_recv(co, &mut here, &mut buf)?;
+            l.note(&c, format!("then {n} bytes: end of file"));
+            Ok(())
+        }));
+        handle.spawn(Task::new(move |co, ()| {
+            sleep(co, secs(1.5))?;
+            sock_sendall(co, &mut there, b"ping")?;
+            sleep(co, secs(1.0))?;
+            Ok(()) // `there` is dropped: the reader sees end of file
+        }));
+        run(&clock, &handle).unwrap();
+        let expected = [(1500, "ping"), (2500, "then 0 bytes: end of file")];
+        assert_eq!(log.lines(), want(&expected));
+    }
+
+    #[test]
+    fn a_writer_waits_on_write_until_the_reader_drains() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (mut writer, mut reader) = pair();
+        // Far more than a socket pair's buffers hold, so `sock_sendall` must
+        // wait for the reader, who only starts after 2 s.
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            sock_sendall(co, &mut writer, &sent)?;
+            l.note(&c, "all sent");
+            Ok(())
+        }));
+        let received = Rc::new(RefCell::new(Vec::new()));
+        let (c, l, into) = (clock.clone(), log.clone(), received.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            sleep(co, secs(2.0))?;
+            l.note(&c, "reading");
+            let mut buf = [0u8; 65536];
+            loop {
+                match sock_recv(co, &mut reader, &mut buf)? {
+                    0 => return Ok(()),
+                    n => into.borrow_mut().extend_from_slice(&buf[..n]),
+                }
+            }
+        }));
+        run(&clock, &handle).unwrap();
+        assert_eq!(log.lines(), want(&[(2000, "reading"), (2000, "all sent")]));
+        assert!(*received.borrow() == data, "the bytes arrived changed");
+    }
+
+    #[test]
+    fn a_descriptor_past_fd_setsize_is_refused_and_the_loop_goes_on() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        for asked in [Request::Read(1024), Request::Write(5000), Request::Read(-1)] {
+            let (c, l) = (clock.clone(), log.clone());
+            handle.spawn(Task::new(move |co, ()| {
+                let error = co.yield_(asked).expect_err("the loop must refuse");
+                let refused = refusal(&error).expect("a Refused inside");
+                assert_eq!(refused.request, asked);
+                assert_eq!(refused.reason, Reason::BeyondFdSetSize);
+                let message = error.to_string();
+                assert!(message.contains("FD_SETSIZE = 1024"), "{message}");
+                assert!(message.contains("epoll"), "{message}");
+                l.note(&c, format!("{asked:?} refused"));
+                Ok(())
+            }));
+        }
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            sleep(co, secs(1.0))?;
+            l.note(&c, "still running");
+            Ok(())
+        }));
+        run(&clock, &handle).unwrap();
+        let expected = [
+            (0, "Read(1024) refused"),
+            (0, "Write(5000) refused"),
+            (0, "Read(-1) refused"),
+            (1000, "still running"),
+        ];
+        assert_eq!(log.lines(), want(&expected));
+    }
+
+    #[test]
+    fn a_second_reader_of_one_descriptor_is_refused() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (mut here, mut there) = pair();
+        let fd = here.as_raw_fd();
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            let n = sock_recv(co, &mut here, &mut [0u8; 8])?;
+            l.note(&c, format!("first reader got {n} bytes"));
+            Ok(())
+        }));
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            let error = co.yield_(Request::Read(fd)).expect_err("refused");
+            assert_eq!(
+                refusal(&error).map(|r| r.reason),
+                Some(Reason::AlreadyWaiting)
+            );
+            l.note(&c, "second reader refused");
+            sleep(co, secs(1.0))?;
+            sock_sendall(co, &mut there, b"hi")
+        }));
+        run(&clock, &handle).unwrap();
+        let expected = [
+            (0, "second reader refused"),
+            (1000, "first reader got 2 bytes"),
+        ];
+        assert_eq!(log.lines(), want(&expected));
+    }
+
+    /// Sets its flag when dropped: shows that a task's stack was unwound.
+    struct DropFlag(Rc<Cell<bool>>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+
+    #[test]
+    fn tasks_spawn_tasks_and_stop_drops_whoever_still_waits() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let dropped = Rc::new(Cell::new(false));
+        let (mut here, _there) = pair();
+        let flag = DropFlag(dropped.clone());
+        // Waits for bytes that never come.
+        handle.spawn(Task::new(move |co, ()| {
+            let _flag = flag;
+            sock_recv(co, &mut here, &mut [0u8; 8])?;
+            Ok(())
+        }));
+        let (c, l, h) = (clock.clone(), log.clone(), handle.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            sleep(co, secs(0.5))?;
+            let (c2, l2, h2) = (c.clone(), l.clone(), h.clone());
+            h.spawn(Task::new(move |co, ()| {
+                l2.note(&c2, "child starts");
+                sleep(co, secs(0.5))?;
+                l2.note(&c2, "child stops the loop");
+                h2.stop();
+                Ok(())
+            }));
+            l.note(&c, "parent goes on without waiting");
+            sleep(co, secs(10.0))?;
+            l.note(&c, "never printed: the loop stopped first");
+            Ok(())
+        }));
+        run(&clock, &handle).unwrap();
+        let expected = [
+            (500, "parent goes on without waiting"),
+            (500, "child starts"),
+            (1000, "child stops the loop"),
+        ];
+        assert_eq!(log.lines(), want(&expected));
+        assert!(dropped.get(), "the waiting task was not dropped");
+    }
+
+    #[test]
+    fn a_failing_task_is_dropped_and_the_others_go_on() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        handle.spawn(Task::new(|co, ()| {
+            sleep(co, secs(0.5))?;
+            Err(io::Error::other("boom"))
+        }));
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            sleep(co, secs(1.0))?;
+            l.note(&c, "survivor done");
+            Ok(())
+        }));
+        run(&clock, &handle).unwrap();
+        assert_eq!(log.lines(), want(&[(1000, "survivor done")]));
+    }
+
+    #[test]
+    fn timeouts_round_up_and_are_capped() {
+        let tv = timeval(Duration::from_nanos(1_500));
+        assert_eq!((tv.tv_sec(), tv.tv_usec()), (0, 2));
+        let tv = timeval(Duration::MAX);
+        assert_eq!((tv.tv_sec(), tv.tv_usec()), (86_400, 0));
+    }
+}

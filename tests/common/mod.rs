@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod server;
+
 use std::process::{Command, Output};
 use std::time::Duration;
 
