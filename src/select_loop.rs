@@ -72,6 +72,9 @@ pub type TaskCo = Co<(), Request, io::Error>;
 /// Like the `co` handle, it is passed explicitly in this lesson.
 #[derive(Clone, Default)]
 pub struct LoopHandle {
+    /// One `Pending` shared by the loop and every task holding a clone. `Rc`
+    /// and `RefCell`, not `Arc` and `Mutex`: the loop and its tasks all run on
+    /// one thread, which is the point of an event loop.
     pending: Rc<RefCell<Pending>>,
 }
 

@@ -59,9 +59,10 @@ fn the_ticker_ticks_while_a_client_is_connected() {
     let mut client = server.connect();
     assert_eq!(round_trip(&mut client, b"before"), b"BEFORE");
     let tick = server.wait_for_line("tick 1");
-    // The trace time of the first tick: about a second after the start.
+    // The trace time of the first tick: a second after the start, or a
+    // little more on a busy machine, never less.
     let at: f64 = tick.split(' ').next().unwrap().parse().unwrap();
-    assert!((0.9..2.0).contains(&at), "{tick}");
+    assert!((1.0..3.0).contains(&at), "{tick}");
     assert_eq!(round_trip(&mut client, b"after"), b"AFTER");
     server.assert_serves_fresh_client();
 }
