@@ -62,6 +62,13 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/04_sleep.rs",
         chapter: "lesson-04-sleep.md",
     },
+    Lesson {
+        bin: "05-select-echo",
+        title: "select(2): one thread, many clients",
+        summary: "tasks wait to read or write sockets; one loop runs timers and select(2)",
+        source: "lessons/05_select_echo.rs",
+        chapter: "lesson-05-select-echo.md",
+    },
 ];
 
 /// The ladder as a Markdown table. Chapter links start with `link_prefix`:

@@ -14,17 +14,23 @@
 //! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
 //! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
 //! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
+//! | [`select_loop`] | 05   | sleepers, `to_read`, `to_write` and select(2)        |
+//! | [`sock`]      | 05     | `sock_accept`/`sock_recv`/`sock_sendall` for tasks   |
+//! | [`descriptors`] | 05   | the open-files limit; holding low descriptor numbers |
 //! | [`ladder`]    | —      | the list of lessons the course prints                |
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod clock;
+pub mod descriptors;
 pub mod generator;
 pub mod ladder;
 pub mod net;
 pub mod request;
 pub mod run;
+pub mod select_loop;
+pub mod sock;
 pub mod timeline;
 pub mod trace;
 
