@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::server::{run_load, EchoServer};
 use common::{expected, run_bin, stdout, trace};
@@ -149,36 +148,7 @@ fn a_half_closed_peer_gets_its_echo_and_then_the_end() {
 
 #[test]
 fn a_peer_that_never_reads_stalls_only_itself() {
-    let server = start();
-    let hog = server.connect();
-    SockRef::from(&hog).set_recv_buffer_size(64 * 1024).unwrap();
-    SockRef::from(&hog).set_send_buffer_size(64 * 1024).unwrap();
-    hog.set_nonblocking(true).unwrap();
-    // Push until the server stops taking bytes. If it kept reading while its
-    // echo could not be sent, it would have to buffer, and we would hit CAP.
-    const CAP: usize = 64 << 20;
-    let chunk = [b'q'; 64 * 1024];
-    let (mut pushed, mut progress) = (0usize, Instant::now());
-    while pushed < CAP && progress.elapsed() < Duration::from_millis(500) {
-        match (&hog).write(&chunk) {
-            Ok(n) => (pushed, progress) = (pushed + n, Instant::now()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) => panic!("writing to the server: {e}"),
-        }
-    }
-    assert!(
-        pushed < CAP,
-        "the server took {pushed} bytes from a peer that reads nothing"
-    );
-    server.assert_serves_fresh_client();
-    // Its task was suspended in write_all, not lost: now the echo flows.
-    hog.set_nonblocking(false).unwrap();
-    hog.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut echoed = vec![0u8; pushed];
-    (&hog).read_exact(&mut echoed).unwrap();
-    assert!(echoed.iter().all(|&b| b == b'Q'));
+    start().assert_a_peer_that_never_reads_stalls_only_itself();
 }
 
 #[test]

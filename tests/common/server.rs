@@ -1,12 +1,14 @@
 //! Driving an echo-server lesson from a test: start it on `--port 0`, read
 //! the port from its first line, keep its log, talk to it, stop it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use socket2::SockRef;
 
 /// How long any single read or write in these tests may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -88,6 +90,47 @@ impl EchoServer {
         let mut echoed = vec![0; message.len()];
         client.read_exact(&mut echoed).expect("the echo");
         assert_eq!(echoed, message.to_ascii_uppercase());
+    }
+
+    /// A peer that sends and never reads must not make the server buffer
+    /// without bound (its task waits to write instead), nor hold up anyone
+    /// else; once it reads, every byte it sent comes back upper-cased.
+    pub fn assert_a_peer_that_never_reads_stalls_only_itself(&self) {
+        let hog = self.connect();
+        // Small buffers on the hog's side, so the stall comes soon.
+        SockRef::from(&hog).set_recv_buffer_size(64 * 1024).unwrap();
+        SockRef::from(&hog).set_send_buffer_size(64 * 1024).unwrap();
+        hog.set_nonblocking(true).unwrap();
+        // Push until the server stops taking bytes (no progress for half a
+        // second). If it read on while its echo could not be sent, it would
+        // have to keep the echo somewhere, and we would reach the cap.
+        const CAP: usize = 64 << 20;
+        let chunk = [b'q'; 64 * 1024];
+        let (mut pushed, mut progress) = (0usize, Instant::now());
+        while pushed < CAP && progress.elapsed() < Duration::from_millis(500) {
+            match (&hog).write(&chunk) {
+                Ok(n) => (pushed, progress) = (pushed + n, Instant::now()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("writing to the server: {e}"),
+            }
+        }
+        assert!(
+            pushed < CAP,
+            "the server took {pushed} bytes from a client that reads nothing"
+        );
+        // Meanwhile everyone else is served.
+        self.assert_serves_fresh_client();
+        // The hog's task was waiting to write, not dropped: now that the hog
+        // reads, the upper-cased echo flows, every byte of it.
+        hog.set_nonblocking(false).unwrap();
+        hog.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut echoed = vec![0u8; pushed];
+        (&hog).read_exact(&mut echoed).unwrap();
+        assert!(echoed.iter().all(|&b| b == b'Q'));
+        drop(hog);
+        self.assert_serves_fresh_client();
     }
 
     /// Waits up to 10 s for the server to exit by itself.
