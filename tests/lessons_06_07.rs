@@ -4,27 +4,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
-
-use common::server::{run_load, EchoServer};
+use common::server::{peer_name, round_trip, run_load, EchoServer};
 use common::{expected, run_bin, stdout, trace};
-use socket2::SockRef;
 
 const REACTOR: &str = env!("CARGO_BIN_EXE_06-reactor");
 const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
 
 fn start() -> EchoServer {
     EchoServer::start(REACTOR, &[])
-}
-
-/// Sends `message` and reads back exactly as many bytes.
-fn round_trip(client: &mut TcpStream, message: &[u8]) -> Vec<u8> {
-    client.write_all(message).unwrap();
-    let mut echoed = vec![0; message.len()];
-    client.read_exact(&mut echoed).expect("the echo");
-    echoed
 }
 
 #[test]
@@ -65,7 +52,7 @@ fn lesson_06_callbacks_run_in_time_order_and_a_cancelled_one_never() {
 fn lesson_06_echoes_upper_cased_bytes_and_logs_who_comes_and_goes() {
     let server = start();
     let mut client = server.connect();
-    let name = client.local_addr().unwrap().to_string();
+    let name = peer_name(&client);
     assert_eq!(
         round_trip(&mut client, b"hello, World 1\n"),
         b"HELLO, WORLD 1\n"
@@ -84,66 +71,24 @@ fn lesson_06_ticks_with_call_later_and_stops_after_seconds() {
     let mut server = EchoServer::start(REACTOR, &["--seconds", "1.5"]);
     let mut client = server.connect();
     assert_eq!(round_trip(&mut client, b"hi"), b"HI");
-    assert!(server.wait().success());
+    server.assert_exits_cleanly("1.5 s are up: stopping", client);
     let log = server.log();
     assert!(log.iter().any(|l| l.ends_with(" tick 1")), "{log:?}");
-    assert!(
-        log.iter().any(|l| l.ends_with("1.5 s are up: stopping")),
-        "{log:?}"
-    );
-    assert!(
-        log.last().is_some_and(|l| l.ends_with("stopped")),
-        "{log:?}"
-    );
-    // Dropping the loop unwound the client's task, which closed its socket.
-    let mut rest = Vec::new();
-    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
 }
 
 #[test]
 fn lesson_06_stops_cleanly_on_ctrl_c() {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-
-    let mut server = start();
-    let mut client = server.connect();
-    assert_eq!(round_trip(&mut client, b"hi"), b"HI");
-    kill(Pid::from_raw(server.pid() as i32), Signal::SIGINT).unwrap();
-    assert!(server.wait().success(), "Ctrl-C should be a clean exit");
-    let log = server.log();
-    assert!(
-        log.iter().any(|l| l.ends_with("Ctrl-C: stopping")),
-        "{log:?}"
-    );
-    let mut rest = Vec::new();
-    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+    start().assert_ctrl_c_stops_cleanly();
 }
 
 #[test]
 fn a_peer_that_resets_mid_message_does_not_hurt_the_server() {
-    let server = start();
-    let mut client = server.connect();
-    let name = client.local_addr().unwrap().to_string();
-    client.write_all(b"half a mess").unwrap();
-    // Linger 0: close sends RST instead of FIN.
-    SockRef::from(&client)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(client);
-    server.wait_for_line(&format!("{name} disconnected"));
-    server.assert_serves_fresh_client();
+    start().assert_survives_a_reset_mid_message();
 }
 
 #[test]
 fn a_half_closed_peer_gets_its_echo_and_then_the_end() {
-    let server = start();
-    let mut client = server.connect();
-    client.write_all(b"last words").unwrap();
-    client.shutdown(Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).unwrap();
-    assert_eq!(rest, b"LAST WORDS");
-    server.assert_serves_fresh_client();
+    start().assert_half_close_gets_its_half_back();
 }
 
 #[test]

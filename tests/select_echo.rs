@@ -6,30 +6,16 @@
 mod common;
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::server::{run_load, EchoServer};
-use socket2::SockRef;
+use common::server::{peer_name, round_trip, run_load, EchoServer};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_05-select-echo");
 const CLIENT: &str = env!("CARGO_BIN_EXE_echo-client");
 
 fn start() -> EchoServer {
     EchoServer::start(SERVER, &[])
-}
-
-/// Sends `message` and reads back exactly as many bytes.
-fn round_trip(client: &mut TcpStream, message: &[u8]) -> Vec<u8> {
-    client.write_all(message).unwrap();
-    let mut echoed = vec![0; message.len()];
-    client.read_exact(&mut echoed).expect("the echo");
-    echoed
-}
-
-/// The `HOST:PORT` the server logs for this client.
-fn peer_name(client: &TcpStream) -> String {
-    client.local_addr().unwrap().to_string()
 }
 
 #[test]
@@ -68,32 +54,12 @@ fn the_ticker_ticks_while_a_client_is_connected() {
 
 #[test]
 fn a_client_that_resets_mid_message_does_not_hurt_the_server() {
-    let server = start();
-    let client = server.connect();
-    let name = peer_name(&client);
-    (&client).write_all(b"half a mess").unwrap();
-    // SO_LINGER 0: closing sends a reset (RST) instead of a polite FIN.
-    SockRef::from(&client)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(client);
-    server.wait_for_line(&format!("{name} disconnected"));
-    server.assert_serves_fresh_client();
+    start().assert_survives_a_reset_mid_message();
 }
 
 #[test]
 fn a_client_that_closes_after_half_a_message_gets_that_half_back() {
-    let server = start();
-    let mut client = server.connect();
-    let name = peer_name(&client);
-    let whole: Vec<u8> = (0..64).map(|i| b'a' + (i % 26)).collect();
-    client.write_all(&whole[..32]).unwrap();
-    client.shutdown(Shutdown::Write).unwrap();
-    let mut echoed = Vec::new();
-    client.read_to_end(&mut echoed).unwrap();
-    assert_eq!(echoed, whole[..32].to_ascii_uppercase());
-    server.wait_for_line(&format!("{name} disconnected"));
-    server.assert_serves_fresh_client();
+    start().assert_half_close_gets_its_half_back();
 }
 
 #[test]
@@ -223,42 +189,15 @@ fn a_client_past_fd_setsize_is_closed_and_the_others_are_served() {
 fn seconds_stops_the_server_by_itself() {
     let mut server = EchoServer::start(SERVER, &["--seconds", "1.2"]);
     server.assert_serves_fresh_client();
-    assert!(server.wait().success());
+    let client = server.connect();
+    server.assert_exits_cleanly("1.2 s are up: stopping", client);
     let log = server.log();
     assert!(log.iter().any(|l| l.ends_with("tick 1")), "{log:?}");
-    assert!(
-        log.iter().any(|l| l.ends_with("1.2 s are up: stopping")),
-        "{log:?}"
-    );
-    assert!(
-        log.last().is_some_and(|l| l.ends_with("stopped")),
-        "{log:?}"
-    );
 }
 
 #[test]
 fn ctrl_c_stops_the_server_cleanly() {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-
-    let mut server = start();
-    let mut client = server.connect();
-    assert_eq!(round_trip(&mut client, b"hi"), b"HI");
-    let pid = Pid::from_raw(i32::try_from(server.pid()).unwrap());
-    kill(pid, Signal::SIGINT).unwrap();
-    assert!(server.wait().success(), "Ctrl-C should be a clean exit");
-    let log = server.log();
-    assert!(
-        log.iter().any(|l| l.ends_with("Ctrl-C: stopping")),
-        "{log:?}"
-    );
-    assert!(
-        log.last().is_some_and(|l| l.ends_with("stopped")),
-        "{log:?}"
-    );
-    // The connected client sees its connection end.
-    let mut rest = Vec::new();
-    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+    start().assert_ctrl_c_stops_cleanly();
 }
 
 #[test]
