@@ -113,59 +113,69 @@ fn two_hundred_clients_at_once_each_get_every_byte_back() {
 #[test]
 fn lesson_07_on_the_virtual_clock_prints_exact_times() {
     let out = stdout(&run_bin(TASKS, &["--virtual"]));
-    let mut lines = trace(&out);
-    // The server's port differs per run.
-    for (_, message) in &mut lines {
-        if message.starts_with("part 4: update_index") {
-            *message = "part 4: update_index, 5 pages from http://…".into();
-        }
-    }
-    let mut want = expected(&[
-        (0, "part 1: spawn, join, gather"),
-        (100, "join(answer) = 42"),
-        (400, "gather(squares) = [1, 4, 9]"),
-        (400, "part 2: a task that panics"),
-        (
-            400,
-            "join(faulty): task \"faulty\" panicked: index out of bounds: the len is 0 but the index is 3",
-        ),
-        (500, "worker 1 finished"),
-        (600, "worker 2 finished"),
-        (600, "the loop went on: 2 of 2 workers finished"),
-        (600, "part 3: a callback API as straight-line code"),
-        (700, "lookup(example.org) = 93.184.215.14"),
-        (800, "lookup(nowhere.invalid) failed: no address for \"nowhere.invalid\""),
-        (800, "part 4: update_index, 5 pages from http://…"),
-    ]);
-    for page in 1..=5 {
-        want.extend(expected(&[(1000, &format!("got /page/{page}: 59 bytes"))]));
-    }
-    want.extend(expected(&[
-        (1000, "fetched 5 pages in 0.2 s (one after another: 1.0 s)"),
-        (1000, "process_data: 14 distinct words"),
-        (1050, "update_database: 14 words stored"),
-        (1050, "update_cache: 14 words cached"),
-    ]));
-    // The fetches finish in whatever order the sockets become ready.
-    lines[12..17].sort();
-    assert_eq!(lines, want);
+    let lines = trace(&out);
+    // Parts 1 to 3 only wait on timers: their times are exact.
+    assert_eq!(
+        lines[..11],
+        expected(&[
+            (0, "part 1: spawn, join, gather"),
+            (100, "join(answer) = 42"),
+            (400, "gather(squares) = [1, 4, 9]"),
+            (400, "part 2: a task that panics"),
+            (
+                400,
+                "join(faulty): task \"faulty\" panicked: index out of bounds: the len is 0 but the index is 3",
+            ),
+            (500, "worker 1 finished"),
+            (600, "worker 2 finished"),
+            (600, "the loop went on: 2 of 2 workers finished"),
+            (600, "part 3: a callback API as straight-line code"),
+            (700, "lookup(example.org) = 93.184.215.14"),
+            (
+                800,
+                "lookup(nowhere.invalid) failed: no address for \"nowhere.invalid\"",
+            ),
+        ])
+    );
+    assert_update_index_overlapped(&out);
 }
 
 #[test]
 fn lesson_07_on_the_real_clock_overlaps_the_fetches() {
-    let out = stdout(&run_bin(TASKS, &[]));
-    let line = out
+    assert_update_index_overlapped(&stdout(&run_bin(TASKS, &[])));
+}
+
+/// Part 4 mixes timers with real loopback I/O, so its times are checked
+/// loosely (on the virtual clock too: the clock can only jump past I/O the
+/// kernel has not delivered yet): every page arrives, then the processing
+/// steps, and the fetches overlapped.
+fn assert_update_index_overlapped(out: &str) {
+    let part_4: Vec<&str> = out
         .lines()
-        .find(|l| l.contains("fetched 5 pages in"))
-        .unwrap_or_else(|| panic!("{out}"));
-    let took: f64 = line
-        .split("fetched 5 pages in ")
-        .nth(1)
+        .skip_while(|l| !l.contains("part 4: update_index, 5 pages from http://127.0.0.1:"))
+        .map(|l| l.split_once(' ').map_or(l, |(_, message)| message))
+        .collect();
+    let mut pages = part_4[1..6].to_vec();
+    pages.sort();
+    let want: Vec<String> = (1..=5)
+        .map(|n| format!("got /page/{n}: 59 bytes"))
+        .collect();
+    assert_eq!(pages, want, "{out}");
+    assert_eq!(
+        part_4[7..],
+        [
+            "process_data: 14 distinct words",
+            "update_database: 14 words stored",
+            "update_cache: 14 words cached",
+        ],
+        "{out}"
+    );
+    let took: f64 = part_4[6]
+        .strip_prefix("fetched 5 pages in ")
         .and_then(|rest| rest.split(' ').next())
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+        .unwrap_or_else(|| panic!("{out}"));
     // Five 0.2 s pages one after another take 1.0 s; overlapped, about 0.2 s.
     // The bound is loose on purpose: it tells overlap from sequence, not speed.
-    assert!(took < 0.6, "{line}");
-    assert!(out.contains("update_cache: 14 words cached"), "{out}");
+    assert!(took < 0.6, "{out}");
 }
