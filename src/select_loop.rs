@@ -267,8 +267,9 @@ fn members(set: &FdSet<'_>) -> Vec<RawFd> {
 
 /// A `Duration` as select(2)'s `timeval`: rounded up to whole microseconds,
 /// so select does not return just before the sleeper is due, and capped at a
-/// day (a longer wait simply takes more than one turn of the loop).
-fn timeval(timeout: Duration) -> TimeVal {
+/// day (a longer wait simply takes more than one turn of the loop). The
+/// reactor's select(2) selector (lesson 06) converts its timeouts here too.
+pub(crate) fn timeval(timeout: Duration) -> TimeVal {
     const ONE_DAY: Duration = Duration::from_secs(24 * 60 * 60);
     let micros = timeout.min(ONE_DAY).as_nanos().div_ceil(1000);
     TimeVal::microseconds(i64::try_from(micros).unwrap_or(i64::MAX))

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_trace_near, expected, run_bin, run_bin_with, stdout, trace};
+use common::{ab_trace, assert_trace_near, expected, run_bin, run_bin_with, stdout, trace};
 
 const BLOCKING: &str = env!("CARGO_BIN_EXE_01-blocking");
 const GENERATORS: &str = env!("CARGO_BIN_EXE_02-generators");
@@ -62,19 +62,9 @@ fn lesson_02_shows_the_generator_protocol() {
 #[test]
 fn lesson_03_overlaps_the_waits_on_virtual_time() {
     let out = stdout(&run_bin(RUN_LOOP, &["--virtual"]));
-    assert_eq!(trace(&out), lesson_03_trace());
+    assert_eq!(trace(&out), ab_trace());
     assert!(out.contains("a  ●─────────●\n"), "{out}");
     assert!(out.contains("b  ●────●────●\n"), "{out}");
-}
-
-fn lesson_03_trace() -> Vec<(Duration, String)> {
-    expected(&[
-        (0, "a enter"),
-        (0, "b enter"),
-        (500, "b middle"),
-        (1000, "a exit"),
-        (1000, "b exit"),
-    ])
 }
 
 #[test]
@@ -83,7 +73,7 @@ fn lesson_03_takes_one_second_of_real_time_not_two() {
     let out = stdout(&run_bin(RUN_LOOP, &[]));
     let took = started.elapsed();
     // Only timing gets a tolerance; the order of the lines is exact.
-    assert_trace_near(&trace(&out), &lesson_03_trace(), Duration::from_millis(150));
+    assert_trace_near(&trace(&out), &ab_trace(), Duration::from_millis(150));
     assert!(took < Duration::from_millis(1800), "took {took:?}");
 }
 

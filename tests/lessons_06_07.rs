@@ -5,7 +5,7 @@
 mod common;
 
 use common::server::{peer_name, round_trip, run_load, EchoServer};
-use common::{expected, run_bin, stdout, trace};
+use common::{ab_trace, expected, run_bin, stdout, trace};
 
 const REACTOR: &str = env!("CARGO_BIN_EXE_06-reactor");
 const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
@@ -17,16 +17,7 @@ fn start() -> EchoServer {
 #[test]
 fn lesson_06_replays_the_a_b_trace_on_the_reactor() {
     let out = stdout(&run_bin(REACTOR, &["ab", "--virtual"]));
-    assert_eq!(
-        trace(&out),
-        expected(&[
-            (0, "a enter"),
-            (0, "b enter"),
-            (500, "b middle"),
-            (1000, "a exit"),
-            (1000, "b exit"),
-        ])
-    );
+    assert_eq!(trace(&out), ab_trace());
     assert!(out.contains("a  ●─────────●\n"), "{out}");
     assert!(out.contains("b  ●────●────●\n"), "{out}");
 }

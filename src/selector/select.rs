@@ -23,7 +23,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::sys::select::{select, FdSet};
-use nix::sys::time::TimeVal;
 
 use super::{Event, Interest, Selector};
 
@@ -112,12 +111,7 @@ impl Selector for SelectSelector {
                 writers.insert(fd);
             }
         }
-        let mut timeval = timeout.map(|t| {
-            TimeVal::new(
-                t.as_secs().try_into().unwrap_or(i64::MAX as _),
-                t.subsec_micros().into(),
-            )
-        });
+        let mut timeval = timeout.map(crate::select_loop::timeval);
         match select(None, &mut readers, &mut writers, None, timeval.as_mut()) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(()),

@@ -64,6 +64,17 @@ pub fn expected(lines: &[(u64, &str)]) -> Vec<(Duration, String)> {
         .collect()
 }
 
+/// The slides' a/b trace, which lessons 03 and 06 both print.
+pub fn ab_trace() -> Vec<(Duration, String)> {
+    expected(&[
+        (0, "a enter"),
+        (0, "b enter"),
+        (500, "b middle"),
+        (1000, "a exit"),
+        (1000, "b exit"),
+    ])
+}
+
 /// Asserts that `actual` has the messages of `wanted` in order, each within
 /// `tolerance` of its time: how the real clock is checked.
 pub fn assert_trace_near(
