@@ -24,7 +24,11 @@ fn main() {
     println!("The ladder (take the lessons in order; each adds one idea):\n");
     print!("{}", ladder::plain());
     if let Some(first) = ladder::LESSONS.first() {
-        println!("Start here: read {}, then run `{}`.", first.source, first.command());
+        println!(
+            "Start here: read {}, then run `{}`.",
+            first.source,
+            first.command()
+        );
     }
     println!("Every lesson takes --help. The book: `mdbook serve docs` (chapters in docs/src).");
 }

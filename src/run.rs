@@ -43,7 +43,8 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
     // (wake-up time, coroutine), in the order given: ties go to the earlier
     // one, as Python's `min` over a dict picks the first it meets.
     let start = clock.now();
-    let mut wakes: Vec<(Duration, Coroutine)> = coroutines.into_iter().map(|c| (start, c)).collect();
+    let mut wakes: Vec<(Duration, Coroutine)> =
+        coroutines.into_iter().map(|c| (start, c)).collect();
 
     while let Some(i) = (0..wakes.len()).min_by_key(|&i| wakes[i].0) {
         clock.sleep_until(wakes[i].0);

@@ -1,0 +1,666 @@
+//! `cargo bench --bench perf`: how fast is yieldloop, next to tokio and asyncio?
+//!
+//! One command, one run, one Markdown table. Every figure is set beside
+//! baselines measured in the same run on the same machine, because absolute
+//! nanoseconds mean little across machines, while ratios travel well.
+//!
+//! | section  | what                                             | compared with                 |
+//! |----------|--------------------------------------------------|-------------------------------|
+//! | `switch` | one task switch (`yield_now`) through the loop   | raw corosensei, tokio, asyncio|
+//! | `spawn`  | spawn + join of an empty task                    | tokio, asyncio                |
+//! | `sleep`  | 30,000 tasks sleeping 1 s: wall time, RSS / task | tokio, asyncio                |
+//! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
+//! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
+//! |          | connections; 10,000 connections held (C10k)      |                               |
+//!
+//! The same executable plays several roles. Run plainly, it is the
+//! orchestrator and the load client; with the hidden `--child ROLE` flag it is
+//! a fresh process that runs one memory measurement or the tokio server. See
+//! `child.rs` for why servers and memory measurements get their own process.
+//!
+//! Flags (after `--`): `--quick` for a short run, `--only net,sleep` to pick
+//! sections. Progress goes to stderr, the report to stdout; the book's
+//! performance page (docs/src/performance.md) holds a real run.
+
+mod child;
+mod echo_tokio;
+mod load_client;
+mod micro;
+mod procfs;
+mod python;
+mod reactor;
+mod sleepers;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+
+use child::ServerProcess;
+use load_client::{LoadClient, LoadPlan};
+use sleepers::SleepersResult;
+
+/// Benchmarks yieldloop against raw corosensei, tokio (current_thread) and
+/// Python's asyncio, and prints a Markdown table.
+#[derive(Parser, Debug)]
+struct Args {
+    /// A short run: fewer iterations and 1.5 s load phases (about a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Measure only these sections (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
+    /// `cargo bench` passes `--bench` to every bench target; accepted, ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// Internal: run as a child process in this role.
+    #[arg(long, value_enum, hide = true)]
+    child: Option<ChildRole>,
+    /// Internal: how many sleeping tasks a `sleepers-*` child starts.
+    #[arg(long, hide = true, default_value_t = SLEEPING_TASKS)]
+    tasks: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Section {
+    Switch,
+    Spawn,
+    Sleep,
+    Net,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ChildRole {
+    SleepersTokio,
+    SleepersYieldloop,
+    ServeTokio,
+}
+
+/// The issue's figure for the sleeping-tasks test.
+const SLEEPING_TASKS: u64 = 30_000;
+/// Connections for the C10k test.
+const C10K: usize = 10_000;
+/// Connection counts for the messages-per-second comparison.
+const LOAD_SIZES: [usize; 2] = [100, 1_000];
+/// A server is given this long to live, so that a crashed bench leaves no
+/// server behind for long (we also kill servers when done).
+const SERVER_LIFETIME: Duration = Duration::from_secs(900);
+
+/// How much work each section does; `--quick` shrinks it.
+struct Settings {
+    switches: u64,
+    spawns: u64,
+    repeats: usize,
+    python_switches: u64,
+    python_spawns: u64,
+    load_phase: Duration,
+    warm_up: Duration,
+}
+
+impl Settings {
+    fn new(quick: bool) -> Settings {
+        if quick {
+            Settings {
+                switches: 400_000,
+                spawns: 50_000,
+                repeats: 3,
+                python_switches: 40_000,
+                python_spawns: 20_000,
+                load_phase: Duration::from_millis(1_500),
+                warm_up: Duration::from_millis(200),
+            }
+        } else {
+            Settings {
+                switches: 4_000_000,
+                spawns: 400_000,
+                repeats: 5,
+                python_switches: 200_000,
+                python_spawns: 100_000,
+                load_phase: Duration::from_secs(5),
+                warm_up: Duration::from_millis(500),
+            }
+        }
+    }
+}
+
+/// A figure, or why there is none (no python3, reactor missing, a failure).
+type Figure = Result<f64, String>;
+
+/// One row of the report.
+struct Row {
+    measurement: String,
+    yieldloop: Figure,
+    tokio: Figure,
+    asyncio: Option<Figure>,
+    corosensei: Option<Figure>,
+    /// How a value is printed (its unit).
+    format: fn(f64) -> String,
+    /// "1.3× faster" style comparison with tokio; empty when meaningless.
+    versus_tokio: String,
+    target: String,
+    /// Whether the target is met; `None` for figures with no target.
+    met: Option<bool>,
+}
+
+impl Row {
+    /// A row comparing the two echo servers (no asyncio or corosensei column),
+    /// without a target until [`Row::target`] adds one.
+    fn servers(
+        measurement: impl Into<String>,
+        versus_tokio: String,
+        yieldloop: Figure,
+        tokio: Figure,
+        format: fn(f64) -> String,
+    ) -> Row {
+        Row {
+            measurement: measurement.into(),
+            yieldloop,
+            tokio,
+            asyncio: None,
+            corosensei: None,
+            format,
+            versus_tokio,
+            target: String::new(),
+            met: None,
+        }
+    }
+
+    fn target(mut self, target: &str, met: Option<bool>) -> Row {
+        self.target = target.into();
+        self.met = met;
+        self
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(role) = args.child {
+        return run_child(role, args.tasks);
+    }
+    let settings = Settings::new(args.quick);
+    let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    if wanted(Section::Switch) {
+        rows.push(switch_row(&settings));
+    }
+    if wanted(Section::Spawn) {
+        rows.push(spawn_row(&settings));
+    }
+    if wanted(Section::Sleep) {
+        rows.extend(sleep_rows());
+    }
+    if wanted(Section::Net) {
+        rows.extend(net_rows(&settings, &mut notes));
+    }
+    print!("{}", report(&rows, &notes));
+    ExitCode::SUCCESS
+}
+
+/// The hidden child roles: one measurement in a fresh process, or a server.
+fn run_child(role: ChildRole, tasks: u64) -> ExitCode {
+    let result = match role {
+        ChildRole::SleepersTokio => sleepers::tokio(tasks)
+            .map(SleepersResult::to_line)
+            .map_err(|e| e.to_string()),
+        ChildRole::SleepersYieldloop => reactor::sleepers(tasks).map(SleepersResult::to_line),
+        ChildRole::ServeTokio => serve_tokio()
+            .map(|()| String::new())
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("perf --child {role:?}: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The tokio echo server, printing the course's `listening on` line first.
+fn serve_tokio() -> std::io::Result<()> {
+    use std::io::Write;
+    let listener = yieldloop::net::listen("127.0.0.1", 0)?;
+    println!("{}", yieldloop::cli::listening_line(listener.local_addr()?));
+    std::io::stdout().flush()?;
+    echo_tokio::serve(listener, Some(SERVER_LIFETIME))
+}
+
+// ───────────────────────────── 1. task switch ─────────────────────────────
+
+fn switch_row(s: &Settings) -> Row {
+    progress(&format!(
+        "switch: {} task switches per runtime, median of {}",
+        s.switches, s.repeats
+    ));
+    let n = s.switches;
+    let corosensei = micro::median_ns_per_op(s.repeats, n, || micro::corosensei_round_trips(n));
+    let tokio = micro::median_ns_per_op(s.repeats, n, || micro::tokio_switches(n));
+    let yieldloop = reactor::switches(n).map(|_| {
+        micro::median_ns_per_op(s.repeats, n, || reactor::switches(n).unwrap_or_default())
+    });
+    progress("switch: asyncio");
+    let asyncio = python::ns_per_op("switch", s.python_switches);
+    let times_faster = yieldloop.as_ref().map(|y| tokio / y).unwrap_or(0.0);
+    Row {
+        measurement: "task switch (`yield_now`), ns".into(),
+        met: yieldloop
+            .as_ref()
+            .ok()
+            .map(|y| *y <= 25.0 && times_faster >= 4.0),
+        versus_tokio: faster(&yieldloop, tokio),
+        yieldloop,
+        tokio: Ok(tokio),
+        asyncio: Some(asyncio),
+        corosensei: Some(Ok(corosensei)),
+        format: one_decimal,
+        target: "≤ 25 ns and ≥ 4× faster than tokio".into(),
+    }
+}
+
+// ───────────────────────────── 2. spawn + join ────────────────────────────
+
+fn spawn_row(s: &Settings) -> Row {
+    progress(&format!(
+        "spawn: {} spawn + join per runtime, median of {}",
+        s.spawns, s.repeats
+    ));
+    let n = s.spawns;
+    let tokio = micro::median_ns_per_op(s.repeats, n, || micro::tokio_spawn_joins(n));
+    let yieldloop = reactor::spawn_joins(n).map(|_| {
+        micro::median_ns_per_op(s.repeats, n, || reactor::spawn_joins(n).unwrap_or_default())
+    });
+    progress("spawn: asyncio");
+    let asyncio = python::ns_per_op("spawn", s.python_spawns);
+    Row {
+        measurement: "spawn + join an empty task, ns".into(),
+        met: yieldloop.as_ref().ok().map(|y| *y <= tokio),
+        versus_tokio: faster(&yieldloop, tokio),
+        yieldloop,
+        tokio: Ok(tokio),
+        asyncio: Some(asyncio),
+        corosensei: None,
+        format: one_decimal,
+        target: "no slower than tokio".into(),
+    }
+}
+
+// ─────────────────────── 3. 30,000 sleeping tasks ────────────────────────
+
+fn sleep_rows() -> Vec<Row> {
+    let tasks = SLEEPING_TASKS;
+    progress(&format!(
+        "sleep: {tasks} tasks × 1 s, one fresh child process per runtime"
+    ));
+    let tokio = sleepers_child(ChildRole::SleepersTokio, tasks);
+    let yieldloop = sleepers_child(ChildRole::SleepersYieldloop, tasks);
+    progress("sleep: asyncio");
+    let asyncio = python::run("sleepers", tasks)
+        .and_then(|line| SleepersResult::parse(&line).ok_or(format!("python3 printed {line:?}")));
+    let wall = |r: &Result<SleepersResult, String>| r.clone().map(|r| r.wall.as_secs_f64());
+    let per_task = |r: &Result<SleepersResult, String>| r.clone().map(|r| r.bytes_per_task(tasks));
+    let (yl_wall, tokio_wall) = (wall(&yieldloop), wall(&tokio));
+    let (yl_rss, tokio_rss) = (per_task(&yieldloop), per_task(&tokio));
+    vec![
+        Row {
+            measurement: format!(
+                "{} tasks sleeping 1 s: wall time, s",
+                thousands(tasks as f64)
+            ),
+            met: both(&yl_wall, &tokio_wall).map(|(y, t)| y <= t * 1.10),
+            versus_tokio: both(&yl_wall, &tokio_wall).map_or(String::new(), |(y, t)| {
+                format!("{:+.1} %", (y / t - 1.0) * 100.0)
+            }),
+            yieldloop: yl_wall,
+            tokio: tokio_wall,
+            asyncio: Some(wall(&asyncio)),
+            corosensei: None,
+            format: |v| format!("{v:.3}"),
+            target: "within 10 % of tokio".into(),
+        },
+        Row {
+            measurement: "… resident memory per task, KiB".into(),
+            met: yl_rss.as_ref().ok().map(|y| *y <= 8.0 * 1024.0),
+            versus_tokio: both(&yl_rss, &tokio_rss)
+                .map_or(String::new(), |(y, t)| format!("{:.1}× tokio's", y / t)),
+            yieldloop: yl_rss,
+            tokio: tokio_rss,
+            asyncio: Some(per_task(&asyncio)),
+            corosensei: None,
+            format: |v| format!("{:.2}", v / 1024.0),
+            target: "≤ 8 KiB".into(),
+        },
+    ]
+}
+
+/// Runs this executable as `--child ROLE` and parses its `sleepers` line.
+fn sleepers_child(role: ChildRole, tasks: u64) -> Result<SleepersResult, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let name = role
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let mut command = Command::new(exe);
+    command.args(["--child", &name, "--tasks", &tasks.to_string()]);
+    let output = child::output_within(command, Duration::from_secs(120))?;
+    SleepersResult::parse(&output).ok_or_else(|| format!("child printed {output:?}"))
+}
+
+// ─────────────────────────── 4. network servers ──────────────────────────
+
+/// Lesson 06's server binary, built by cargo alongside this bench.
+fn lesson_06_binary() -> Option<PathBuf> {
+    option_env!("CARGO_BIN_EXE_06-reactor").map(PathBuf::from)
+}
+
+/// What one server achieved under the load client.
+struct ServerFigures {
+    /// Messages per second at each of `LOAD_SIZES`.
+    per_second: Vec<f64>,
+    /// Server CPU milliseconds per 1,000 messages at each of `LOAD_SIZES`.
+    cpu_ms_per_1000: Vec<f64>,
+    /// Connections established and still open after the C10k ping-pong.
+    c10k_held: usize,
+    /// Descriptors the server had open during the C10k ping-pong.
+    c10k_server_fds: usize,
+    c10k_per_second: f64,
+    c10k_fewest_round_trips: u64,
+    /// Client-side errors over all phases (every byte is checked).
+    errors: usize,
+}
+
+fn net_rows(s: &Settings, notes: &mut Vec<String>) -> Vec<Row> {
+    check_port_range(notes);
+    let tokio = match std::env::current_exe() {
+        Ok(exe) => {
+            let mut server = Command::new(exe);
+            server.args(["--child", "serve-tokio"]);
+            measure_server("tokio", server, s, notes)
+        }
+        Err(e) => Err(format!("cannot find this executable: {e}")),
+    };
+    let yieldloop = match lesson_06_binary() {
+        Some(path) => {
+            let mut lesson = Command::new(path);
+            let lifetime = SERVER_LIFETIME.as_secs().to_string();
+            lesson.args(["--port", "0", "--seconds", &lifetime]);
+            // Per-connection log lines would cost the server CPU that the
+            // tokio server does not spend; the loop is what we measure.
+            lesson.env("RUST_LOG", "warn");
+            measure_server("lesson 06", lesson, s, notes)
+        }
+        None => Err("lesson 06-reactor is not built yet (reactor branch not merged)".into()),
+    };
+    net_table(&yieldloop, &tokio)
+}
+
+/// Starts one server and runs the load client against it: 100 and 1,000
+/// connections for throughput and CPU, then 10,000 held at once.
+fn measure_server(
+    name: &str,
+    command: Command,
+    s: &Settings,
+    notes: &mut Vec<String>,
+) -> Result<ServerFigures, String> {
+    let server = ServerProcess::start(command).map_err(|e| format!("{name}: {e}"))?;
+    let mut figures = ServerFigures {
+        per_second: Vec::new(),
+        cpu_ms_per_1000: Vec::new(),
+        c10k_held: 0,
+        c10k_server_fds: 0,
+        c10k_per_second: 0.0,
+        c10k_fewest_round_trips: 0,
+        errors: 0,
+    };
+    for connections in LOAD_SIZES {
+        progress(&format!(
+            "net: {name}, {connections} connections, {:?} of ping-pong",
+            s.load_phase
+        ));
+        let mut client = connect(&server, connections)?;
+        client.ping_pong(s.warm_up).map_err(|e| e.to_string())?;
+        let cpu_before = procfs::cpu_time(server.pid()).map_err(|e| e.to_string())?;
+        let report = client.ping_pong(s.load_phase).map_err(|e| e.to_string())?;
+        let cpu = procfs::cpu_time(server.pid()).map_err(|e| e.to_string())? - cpu_before;
+        figures.per_second.push(report.per_second());
+        let per_1000 = cpu.as_secs_f64() * 1e3 / (report.round_trips.max(1) as f64 / 1e3);
+        figures.cpu_ms_per_1000.push(per_1000);
+        figures.errors += note_errors(name, &client, notes);
+    }
+    progress(&format!(
+        "net: {name}, C10k: connecting {C10K} clients (paced)"
+    ));
+    let started = Instant::now();
+    let mut client = connect(&server, C10K)?;
+    progress(&format!(
+        "net: {name}, C10k: {} connected in {:.1} s; ping-pong for {:?}",
+        client.established(),
+        started.elapsed().as_secs_f64(),
+        s.load_phase
+    ));
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid())).map_or(0, |d| d.count());
+    let report = client.ping_pong(s.load_phase).map_err(|e| e.to_string())?;
+    figures.c10k_held = client.established();
+    figures.c10k_server_fds = fds;
+    figures.c10k_per_second = report.per_second();
+    figures.c10k_fewest_round_trips = report.fewest_per_connection;
+    figures.errors += note_errors(name, &client, notes);
+    Ok(figures)
+}
+
+/// Opens `connections` paced connections to `server`.
+fn connect(server: &ServerProcess, connections: usize) -> Result<LoadClient, String> {
+    LoadClient::connect_all(LoadPlan {
+        addr: server.addr,
+        connections,
+        // Half the server's backlog of 1,024: the accept queue never overflows.
+        max_connecting: 512,
+        stall_timeout: Duration::from_secs(5),
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Copies a client's first errors into the report's notes; returns the count.
+fn note_errors(name: &str, client: &LoadClient, notes: &mut Vec<String>) -> usize {
+    for error in client.first_errors() {
+        notes.push(format!("{name}: {error}"));
+    }
+    client.errors()
+}
+
+/// C10k needs a local port per connection; say so if the range is too small.
+fn check_port_range(notes: &mut Vec<String>) {
+    if let Some((low, high)) = procfs::ephemeral_ports() {
+        if ((high - low + 1) as usize) < C10K + 1_000 {
+            notes.push(format!(
+                "ephemeral port range {low}-{high} is small for {C10K} connections \
+                 (widen net.ipv4.ip_local_port_range)"
+            ));
+        }
+    }
+}
+
+fn net_table(
+    yieldloop: &Result<ServerFigures, String>,
+    tokio: &Result<ServerFigures, String>,
+) -> Vec<Row> {
+    // One figure from each server, or the reason that server has none.
+    let pick = |figure: &dyn Fn(&ServerFigures) -> f64| -> (Figure, Figure) {
+        let one = |r: &Result<ServerFigures, String>| r.as_ref().map(figure).map_err(Clone::clone);
+        (one(yieldloop), one(tokio))
+    };
+    let ratio = |y: &Figure, t: &Figure| {
+        both(y, t).map_or(String::new(), |(y, t)| format!("{:.2}×", y / t))
+    };
+    let mut rows = Vec::new();
+    for (i, size) in LOAD_SIZES.iter().enumerate() {
+        let (y, t) = pick(&|f| f.per_second[i]);
+        let measurement = format!("echo, {} connections: messages/s", thousands(*size as f64));
+        let met = both(&y, &t).map(|(y, t)| y >= t);
+        rows.push(Row::servers(measurement, ratio(&y, &t), y, t, thousands).target("≥ tokio", met));
+    }
+    for (i, size) in LOAD_SIZES.iter().enumerate() {
+        let (y, t) = pick(&|f| f.cpu_ms_per_1000[i]);
+        let measurement = format!(
+            "echo, {} connections: server CPU ms per 1,000 messages",
+            thousands(*size as f64)
+        );
+        let met = both(&y, &t).map(|(y, t)| y < t);
+        rows.push(
+            Row::servers(measurement, ratio(&y, &t), y, t, one_decimal).target("< tokio", met),
+        );
+    }
+    let (y, t) = pick(&|f| f.c10k_held as f64);
+    let met = y.as_ref().ok().map(|h| *h as usize == C10K);
+    let measurement = format!(
+        "C10k: connections held open (of {})",
+        thousands(C10K as f64)
+    );
+    rows.push(
+        Row::servers(measurement, String::new(), y, t, thousands)
+            .target(&thousands(C10K as f64), met),
+    );
+    let (y, t) = pick(&|f| f.c10k_server_fds as f64);
+    rows.push(Row::servers(
+        "C10k: server descriptors open during ping-pong",
+        String::new(),
+        y,
+        t,
+        thousands,
+    ));
+    let (y, t) = pick(&|f| f.c10k_per_second);
+    rows.push(Row::servers(
+        "C10k: messages/s with 10,000 connections",
+        ratio(&y, &t),
+        y,
+        t,
+        thousands,
+    ));
+    let (y, t) = pick(&|f| f.c10k_fewest_round_trips as f64);
+    let met = y.as_ref().ok().map(|n| *n >= 1.0);
+    let measurement = "C10k: fewest round trips made by one connection";
+    rows.push(Row::servers(measurement, String::new(), y, t, thousands).target("≥ 1", met));
+    let (y, t) = pick(&|f| f.errors as f64);
+    let met = y.as_ref().ok().map(|e| *e == 0.0);
+    let measurement = "load client errors, all phases (every byte checked)";
+    rows.push(Row::servers(measurement, String::new(), y, t, thousands).target("0", met));
+    rows
+}
+
+// ──────────────────────────────── the report ──────────────────────────────
+
+/// The whole report: machine, command, table, notes.
+fn report(rows: &[Row], notes: &[String]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## yieldloop performance\n");
+    let _ = writeln!(out, "- command: `{}`", command_line());
+    let _ = writeln!(out, "- machine: {}", procfs::machine_description());
+    let _ = writeln!(out, "- date: {}\n", utc_date());
+    let _ = writeln!(
+        out,
+        "| measurement | yieldloop | tokio | asyncio | raw corosensei | yieldloop vs tokio | target | met |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---|");
+    let mut why_missing = Vec::new();
+    for row in rows {
+        let mut cell = |figure: &Option<Figure>| match figure {
+            None => "—".to_string(),
+            Some(Ok(v)) => (row.format)(*v),
+            Some(Err(why)) => {
+                if !why_missing.contains(why) {
+                    why_missing.push(why.clone());
+                }
+                format!(
+                    "n/a ({})",
+                    why_missing.iter().position(|w| w == why).unwrap_or(0) + 1
+                )
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.measurement,
+            cell(&Some(row.yieldloop.clone())),
+            cell(&Some(row.tokio.clone())),
+            cell(&row.asyncio),
+            cell(&row.corosensei),
+            row.versus_tokio,
+            row.target,
+            match row.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "",
+            }
+        );
+    }
+    for (i, why) in why_missing.iter().enumerate() {
+        let _ = writeln!(out, "\n({}) {why}", i + 1);
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nNotes:");
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
+
+/// The command that reproduces this run.
+fn command_line() -> String {
+    let flags: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if flags.is_empty() {
+        "cargo bench --bench perf".into()
+    } else {
+        format!("cargo bench --bench perf -- {}", flags.join(" "))
+    }
+}
+
+fn utc_date() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn progress(message: &str) {
+    eprintln!("[perf] {message}");
+}
+
+/// "1.8× faster" (or slower) than tokio, from two time-per-operation figures.
+fn faster(yieldloop: &Figure, tokio: f64) -> String {
+    match yieldloop {
+        Ok(y) if *y <= tokio => format!("{:.1}× faster", tokio / y),
+        Ok(y) => format!("{:.1}× slower", y / tokio),
+        Err(_) => String::new(),
+    }
+}
+
+fn both(a: &Figure, b: &Figure) -> Option<(f64, f64)> {
+    Some((*a.as_ref().ok()?, *b.as_ref().ok()?))
+}
+
+fn one_decimal(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// 12345.6 → "12,346".
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
