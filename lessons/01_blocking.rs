@@ -1,1 +1,61 @@
-fn main() {}
+//! # Lesson 01 — Blocking calls
+//!
+//! Two functions, `a` and `b`, each wait a total of one second. Called one
+//! after the other with a *blocking* sleep, the program takes two seconds:
+//! while `a` sleeps, nothing else can happen, although there is nothing for
+//! the computer to do. That wasted second is what every later lesson wins back.
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run --bin 01-blocking              # real time: takes 2 s
+//! cargo run --bin 01-blocking -- --virtual # virtual time: instant, exact trace
+//! ```
+//!
+//! Look for: `b enter` cannot start before `a exit` at 1.0; the run ends at
+//! 2.0. The timeline under the trace draws it: the two rows do not overlap.
+//!
+//! Next, lesson 02 meets the tool that lets a function stop half-way and
+//! let another run: the generator.
+
+use clap::Parser;
+use tracing::info;
+use yieldloop::cli::ClockArgs;
+use yieldloop::trace::{self, TraceInitError};
+use yieldloop::{secs, Clock};
+
+// ANCHOR: blocking
+/// `clock.sleep` on the real clock is `std::thread::sleep`: the whole thread
+/// stops, and with it the whole program.
+fn a(clock: &Clock) {
+    info!("a enter");
+    clock.sleep(secs(1.0));
+    info!("a exit");
+}
+
+fn b(clock: &Clock) {
+    info!("b enter");
+    clock.sleep(secs(0.5));
+    info!("b middle");
+    clock.sleep(secs(0.5));
+    info!("b exit");
+}
+// ANCHOR_END: blocking
+
+/// Lesson 01: two functions that sleep, run one after the other (2 s in all).
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    clock: ClockArgs,
+}
+
+fn main() -> Result<(), TraceInitError> {
+    let clock = Args::parse().clock.clock();
+    let timeline = trace::init_with_timeline(&clock)?;
+    // ANCHOR: main
+    a(&clock);
+    b(&clock);
+    // ANCHOR_END: main
+    timeline.print();
+    Ok(())
+}

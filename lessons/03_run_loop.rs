@@ -1,1 +1,70 @@
-fn main() {}
+//! # Lesson 03 — The run loop
+//!
+//! Lesson 01's `a` and `b` again, but now they do not sleep themselves: they
+//! *yield a request*, "wake me in 1 s", to a scheduler, and the scheduler
+//! decides who runs. While `a` waits, `b` can run. The scheduler is the
+//! slides' `run(*gens)` in Rust, in `src/run.rs`: it keeps each coroutine's
+//! wake-up time, sleeps until the earliest, resumes that one, and repeats.
+//! Read it now; it is a dozen lines.
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run --bin 03-run-loop              # real time: takes 1 s, not 2
+//! cargo run --bin 03-run-loop -- --virtual # virtual time: instant, exact
+//! ```
+//!
+//! Look for: `a enter` and `b enter` both at 0.000; `b middle` at 0.500
+//! while `a` is still waiting; everything done at 1.000. On the timeline the
+//! two rows now lie on top of each other: the waits overlap.
+//!
+//! Next, lesson 04 hides the `yield` inside a `sleep()` helper, the way real
+//! frameworks do, and shows what a stackful coroutine gives us for free when
+//! something goes wrong.
+
+use clap::Parser;
+use tracing::info;
+use yieldloop::cli::ClockArgs;
+use yieldloop::run::{run, Coroutine};
+use yieldloop::trace::{self, TraceInitError};
+use yieldloop::{secs, Generator, Request};
+
+// ANCHOR: coroutines
+/// `a` asks to sleep 1 s; the loop, not `a`, does the waiting.
+fn a() -> Coroutine {
+    Generator::new(|co, ()| {
+        info!("a enter");
+        co.yield_(Request::Sleep(secs(1.0)))?;
+        info!("a exit");
+        Ok(())
+    })
+}
+
+fn b() -> Coroutine {
+    Generator::new(|co, ()| {
+        info!("b enter");
+        co.yield_(Request::Sleep(secs(0.5)))?;
+        info!("b middle");
+        co.yield_(Request::Sleep(secs(0.5)))?;
+        info!("b exit");
+        Ok(())
+    })
+}
+// ANCHOR_END: coroutines
+
+/// Lesson 03: coroutines yield sleep requests; a min-wakeup loop overlaps their waits.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    clock: ClockArgs,
+}
+
+fn main() -> Result<(), TraceInitError> {
+    let clock = Args::parse().clock.clock();
+    let timeline = trace::init_with_timeline(&clock)?;
+    // ANCHOR: main
+    run(&clock, vec![a(), b()]);
+    // ANCHOR_END: main
+    timeline.print();
+    Ok(())
+}

@@ -1,4 +1,5 @@
-//! The command-line contract every server lesson shares. Introduced by lesson 05.
+//! Flags that several lessons share. Introduced by lesson 01 (`--virtual`); lesson 05
+//! adds the server contract.
 //!
 //! Lessons 05 and 06 (and the tests and benchmarks that drive them) start a
 //! server with `--host`, `--port` and `--seconds`, and read its first line of
@@ -32,4 +33,20 @@ impl ServerArgs {
 /// The line a server prints first, exactly, so scripts can read the port.
 pub fn listening_line(addr: SocketAddr) -> String {
     format!("listening on {addr}")
+}
+
+/// The `--virtual` flag of lessons that only sleep. Use with `#[command(flatten)]`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ClockArgs {
+    /// Run on the virtual clock: sleeps jump instead of waiting, so the run is instant and the
+    /// printed times exact.
+    #[arg(long = "virtual")]
+    pub virtual_time: bool,
+}
+
+impl ClockArgs {
+    /// The clock the flags ask for.
+    pub fn clock(&self) -> crate::Clock {
+        crate::Clock::choose(self.virtual_time)
+    }
 }

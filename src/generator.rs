@@ -35,6 +35,22 @@
 //! | `g.close()`, `del g`      | `g.close()`, `drop(g)`: the stack is unwound  |
 //! | `StopIteration`           | [`GeneratorError::Exhausted`]                 |
 //! | `v = yield from sub()`    | `let v = sub(co)?;` — a plain call            |
+//!
+//! ```
+//! use yieldloop::{Generator, GeneratorState::Yielded};
+//!
+//! // Python: def gen(): s = 0; while True: x = yield s; s += x
+//! let mut g: Generator<i64, i64> = Generator::new(|co, _first| {
+//!     let mut sum = 0;
+//!     loop {
+//!         sum += co.yield_(sum)?;
+//!     }
+//! });
+//! assert_eq!(g.send(0), Ok(Yielded(0))); // starts the body
+//! assert_eq!(g.send(1), Ok(Yielded(1)));
+//! assert_eq!(g.send(2), Ok(Yielded(3)));
+//! g.close(); // unwinds the body's stack
+//! ```
 
 use std::convert::Infallible;
 use std::fmt;
@@ -112,6 +128,10 @@ impl<E: fmt::Display> fmt::Display for GeneratorError<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for GeneratorError<E> {}
 
+/// The corosensei coroutine under a generator: resumed with a [`Resume`],
+/// suspends with a `Y`, finishes with the body's `Result<R, E>`.
+type Stackful<S, Y, R, E> = Coroutine<Resume<S, E>, Y, Result<R, E>>;
+
 /// The result of resuming a generator.
 pub type Resumed<Y, R, E> = Result<GeneratorState<Y, R>, GeneratorError<E>>;
 
@@ -122,7 +142,7 @@ pub type Resumed<Y, R, E> = Result<GeneratorState<Y, R>, GeneratorError<E>>;
 /// `g = gen()` runs nothing in Python.
 pub struct Generator<S, Y, R = (), E = Infallible> {
     /// `None` once closed; a finished coroutine is also told by `done()`.
-    coroutine: Option<Coroutine<Resume<S, E>, Y, Result<R, E>>>,
+    coroutine: Option<Stackful<S, Y, R, E>>,
 }
 
 impl<S, Y, R, E> Generator<S, Y, R, E>

@@ -64,12 +64,13 @@ pub const LESSONS: &[Lesson] = &[
     },
 ];
 
-/// The ladder as a Markdown table, for the README and the book.
-pub fn markdown() -> String {
+/// The ladder as a Markdown table. Chapter links start with `link_prefix`:
+/// `"docs/src/"` from the README, `""` from inside the book.
+pub fn markdown(link_prefix: &str) -> String {
     let mut out = String::from("| # | lesson | what it adds | run it |\n|---|---|---|---|\n");
     for lesson in LESSONS {
         out.push_str(&format!(
-            "| {:02} | [{}](docs/src/{}) | {} | `{}` |\n",
+            "| {:02} | [{}]({link_prefix}{}) | {} | `{}` |\n",
             lesson.number(),
             lesson.title,
             lesson.chapter,

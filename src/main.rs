@@ -17,7 +17,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     if args.markdown {
-        print!("{}", ladder::markdown());
+        print!("{}", ladder::markdown("docs/src/"));
         return;
     }
     println!("yieldloop: how an event loop like asyncio's is made, one lesson at a time.\n");

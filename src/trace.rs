@@ -14,10 +14,14 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::clock::Clock;
+use crate::timeline::{self, Recorder, Timeline};
 
+// ANCHOR: timer
 /// A `tracing-subscriber` timer that prints [`Clock::now`] as `S.mmm`.
 #[derive(Clone, Debug)]
 pub struct ClockTimer {
@@ -36,6 +40,7 @@ impl FormatTime for ClockTimer {
         write!(w, "{:.3}", self.clock.now().as_secs_f64())
     }
 }
+// ANCHOR_END: timer
 
 /// Installs the trace printer for this process: `S.mmm message` lines on
 /// standard output, `info` and above unless `RUST_LOG` says otherwise.
@@ -43,22 +48,45 @@ impl FormatTime for ClockTimer {
 /// Call it once, first thing in `main`. A second call leaves the first
 /// printer in place and returns an error.
 pub fn init(clock: &Clock) -> Result<(), TraceInitError> {
+    install(clock, None)
+}
+
+/// Like [`init`], and also records every event so that the returned
+/// [`Timeline`] can draw the run when it is over (lessons 01, 03 and 04 do).
+pub fn init_with_timeline(clock: &Clock) -> Result<Timeline, TraceInitError> {
+    let (recorder, timeline) = timeline::recorder(clock);
+    install(clock, Some(recorder))?;
+    Ok(timeline)
+}
+
+fn install(clock: &Clock, recorder: Option<Recorder>) -> Result<(), TraceInitError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let printer = tracing_subscriber::fmt::layer()
         .with_timer(ClockTimer::new(clock.clone()))
         .with_level(false)
         .with_target(false)
-        .with_env_filter(filter)
         // Colour codes only for a person at a terminal, never in a pipe or a test.
         .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(std::io::stdout)
+        .with_writer(std::io::stdout);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(printer)
+        .with(recorder)
         .try_init()
         .map_err(|_| TraceInitError)
 }
 
 /// The trace printer was already installed.
-#[derive(Debug)]
+///
+/// Its `Debug` says the same as its `Display`, so that a lesson's
+/// `fn main() -> Result<(), TraceInitError>` prints a sentence, not a name.
 pub struct TraceInitError;
+
+impl fmt::Debug for TraceInitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for TraceInitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,0 +1,322 @@
+//! A one-shot future: a result that arrives later, and the tasks waiting for it. Introduced by lesson 07.
+//!
+//! asyncio's `Future` is "a promise of a result or an error": somebody calls
+//! `set_result` (or `set_exception`) once; whoever waits on it gets the value;
+//! `add_done_callback` runs code when it completes. A task *is* a future that
+//! runs a coroutine (`JoinHandle` wraps one).
+//!
+//! What makes futures worth having is the talk's "no more callbacks" slide: a
+//! callback API becomes straight-line code by creating a future, completing it
+//! from the callback, and waiting on it.
+//!
+//! ```text
+//!   fn fetch(url) -> Result<Page, E> {            // reads like blocking code
+//!       let future = Future::new();
+//!       let f = future.clone();
+//!       fetch_with_callback(url, move |r| f.complete(r));
+//!       future.wait()                              // this task suspends here;
+//!   }                                              // complete() wakes it
+//! ```
+//!
+//! How waiting works (asyncio's `Task._step` / `_wakeup`): `wait` adds the
+//! current task to the future's waiter list and suspends it; completing the
+//! future puts every waiter back on its loop's ready queue. Unlike asyncio,
+//! done callbacks run at once, inside `set_result`, rather than through
+//! `call_soon`; for a one-shot future nothing observable depends on it.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::mem;
+use std::rc::{Rc, Weak};
+
+use crate::event_loop::Core;
+use crate::task::{current, JoinHandle, NotInTask, TaskError, TaskState};
+
+/// A result of type `Result<T, E>` that will be set once, later.
+///
+/// Clones are handles to the same future (one side sets, another waits).
+pub struct Future<T, E = Box<dyn Error>> {
+    shared: Rc<RefCell<Shared<T, E>>>,
+}
+
+/// Callback type for [`Future::add_done_callback`].
+type DoneCallback<T, E> = Box<dyn FnOnce(&Result<T, E>)>;
+
+struct Shared<T, E> {
+    outcome: Outcome<T, E>,
+    /// Run once, in order, when the future completes.
+    callbacks: Vec<DoneCallback<T, E>>,
+    /// Tasks suspended in `wait`, to be put back on their loop's ready queue.
+    waiters: Vec<Waiter>,
+}
+
+enum Outcome<T, E> {
+    Pending,
+    Done(Result<T, E>),
+    /// A `wait` took the result; it is one-shot, like `JoinHandle::join`.
+    Taken,
+}
+
+/// A task waiting on a future: which loop, which task. The loop is held
+/// weakly: a waiting future must not keep a dropped loop alive.
+pub(crate) struct Waiter {
+    pub(crate) core: Weak<Core>,
+    pub(crate) task: usize,
+}
+
+impl Waiter {
+    fn wake(&self) {
+        if let Some(core) = self.core.upgrade() {
+            core.wake(self.task, TaskState::Waiting);
+        }
+    }
+
+    fn is(&self, core: &Core, task: usize) -> bool {
+        self.task == task && std::ptr::eq(self.core.as_ptr(), core)
+    }
+}
+
+/// Why waiting produced no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitError {
+    /// `wait` was called outside a task on a future that is not done.
+    NotInTask(NotInTask),
+    /// An earlier `wait` already took the result.
+    AlreadyTaken,
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::NotInTask(error) => error.fmt(f),
+            WaitError::AlreadyTaken => f.write_str("the future's result was already taken"),
+        }
+    }
+}
+
+impl Error for WaitError {}
+
+impl From<NotInTask> for WaitError {
+    fn from(error: NotInTask) -> Self {
+        WaitError::NotInTask(error)
+    }
+}
+
+impl From<WaitError> for io::Error {
+    fn from(error: WaitError) -> io::Error {
+        io::Error::other(error)
+    }
+}
+
+/// `set_result` or `set_error` on a future that is already done (asyncio's
+/// `InvalidStateError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlreadyDone;
+
+impl fmt::Display for AlreadyDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the future is already done: a future completes only once")
+    }
+}
+
+impl Error for AlreadyDone {}
+
+impl<T, E> Clone for Future<T, E> {
+    fn clone(&self) -> Self {
+        Future {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T, E> Default for Future<T, E> {
+    fn default() -> Self {
+        Future {
+            shared: Rc::new(RefCell::new(Shared {
+                outcome: Outcome::Pending,
+                callbacks: Vec::new(),
+                waiters: Vec::new(),
+            })),
+        }
+    }
+}
+
+impl<T, E> Future<T, E> {
+    /// A pending future.
+    pub fn new() -> Self {
+        Future::default()
+    }
+
+    /// Completes the future with a value (asyncio: `set_result`).
+    pub fn set_result(&self, value: T) -> Result<(), AlreadyDone> {
+        self.complete(Ok(value))
+    }
+
+    /// Completes the future with an error (asyncio: `set_exception`).
+    pub fn set_error(&self, error: impl Into<E>) -> Result<(), AlreadyDone> {
+        self.complete(Err(error.into()))
+    }
+
+    // ANCHOR: complete
+    /// Completes the future with `result`: wakes every waiting task, then runs
+    /// the done callbacks. The second completion is refused.
+    pub fn complete(&self, result: Result<T, E>) -> Result<(), AlreadyDone> {
+        let (waiters, callbacks) = {
+            // `try_`: a done callback completing its own future is refused, not a panic.
+            let Ok(mut shared) = self.shared.try_borrow_mut() else {
+                return Err(AlreadyDone);
+            };
+            if !matches!(shared.outcome, Outcome::Pending) {
+                return Err(AlreadyDone);
+            }
+            shared.outcome = Outcome::Done(result);
+            let shared = &mut *shared;
+            (
+                mem::take(&mut shared.waiters),
+                mem::take(&mut shared.callbacks),
+            )
+        };
+        // asyncio's `_wakeup`: each waiter goes back on its loop's ready queue.
+        for waiter in &waiters {
+            waiter.wake();
+        }
+        if !callbacks.is_empty() {
+            let shared = self.shared.borrow();
+            if let Outcome::Done(result) = &shared.outcome {
+                for callback in callbacks {
+                    callback(result);
+                }
+            }
+        }
+        Ok(())
+    }
+    // ANCHOR_END: complete
+
+    /// Whether the future has a result (or had one, taken by `wait`).
+    pub fn is_done(&self) -> bool {
+        !matches!(self.shared.borrow().outcome, Outcome::Pending)
+    }
+
+    /// Runs `callback` with the result when the future completes, or at once
+    /// if it already has. A callback added after `wait` took the result is
+    /// not run (there is nothing left to show it).
+    pub fn add_done_callback(&self, callback: impl FnOnce(&Result<T, E>) + 'static)
+    where
+        T: 'static,
+        E: 'static,
+    {
+        let shared = self.shared.borrow();
+        match &shared.outcome {
+            Outcome::Done(result) => callback(result),
+            Outcome::Taken => {}
+            Outcome::Pending => {
+                drop(shared);
+                self.shared.borrow_mut().callbacks.push(Box::new(callback));
+            }
+        }
+    }
+
+    // ANCHOR: wait
+    /// Suspends the calling task until the future is done (asyncio: `await
+    /// future`), then takes the result. The result is one-shot: a second
+    /// `wait` gets [`WaitError::AlreadyTaken`] (converted into `E`).
+    ///
+    /// Outside a task, returns the result if it is already there, else
+    /// [`WaitError::NotInTask`].
+    pub fn wait(&self) -> Result<T, E>
+    where
+        E: From<WaitError>,
+    {
+        self.wait_done("Future::wait")?;
+        match mem::replace(&mut self.shared.borrow_mut().outcome, Outcome::Taken) {
+            Outcome::Done(result) => result,
+            Outcome::Taken | Outcome::Pending => Err(WaitError::AlreadyTaken.into()),
+        }
+    }
+
+    /// Suspends the calling task until the future is done, without taking
+    /// the result.
+    pub(crate) fn wait_done(&self, what: &'static str) -> Result<(), WaitError> {
+        while !self.is_done() {
+            let task = current(what)?;
+            self.add_waiter(task.core(), task.key());
+            task.suspend(TaskState::Waiting);
+        }
+        Ok(())
+    }
+    // ANCHOR_END: wait
+
+    fn add_waiter(&self, core: &Core, task: usize) {
+        self.shared.borrow_mut().waiters.push(Waiter {
+            core: core.weak(),
+            task,
+        });
+    }
+
+    fn remove_waiter(&self, core: &Core, task: usize) {
+        self.shared
+            .borrow_mut()
+            .waiters
+            .retain(|waiter| !waiter.is(core, task));
+    }
+}
+
+impl<T, E> fmt::Debug for Future<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Future")
+            .field("done", &self.is_done())
+            .finish_non_exhaustive()
+    }
+}
+
+// ANCHOR: gather
+/// Waits for every task and returns their results in the order given
+/// (asyncio: `gather(*tasks, return_exceptions=True)`). The tasks already run
+/// concurrently; joining them one after the other only collects the results,
+/// so the whole wait lasts as long as the slowest task, not the sum.
+pub fn gather<T: 'static>(
+    handles: impl IntoIterator<Item = JoinHandle<T>>,
+) -> Vec<Result<T, TaskError>> {
+    handles.into_iter().map(JoinHandle::join).collect()
+}
+// ANCHOR_END: gather
+
+/// When [`wait`] returns (asyncio's `return_when`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitMode {
+    /// As soon as one task is done (`FIRST_COMPLETED`).
+    FirstCompleted,
+    /// When every task is done (`ALL_COMPLETED`).
+    AllCompleted,
+}
+
+/// The finished and the unfinished handles, as [`wait`] returns them.
+pub type DoneAndPending<T> = (Vec<JoinHandle<T>>, Vec<JoinHandle<T>>);
+
+/// Waits until one or all of `handles` are done, then returns them split
+/// into `(done, pending)` (asyncio: `asyncio.wait`). The done ones can be
+/// joined without waiting; the pending ones keep running.
+pub fn wait<T: 'static>(
+    handles: Vec<JoinHandle<T>>,
+    mode: WaitMode,
+) -> Result<DoneAndPending<T>, WaitError> {
+    let enough = |handles: &[JoinHandle<T>]| match mode {
+        WaitMode::FirstCompleted => handles.is_empty() || handles.iter().any(|h| h.is_finished()),
+        WaitMode::AllCompleted => handles.iter().all(|h| h.is_finished()),
+    };
+    while !enough(&handles) {
+        let task = current("yieldloop::wait")?;
+        for handle in &handles {
+            handle.done.add_waiter(task.core(), task.key());
+        }
+        task.suspend(TaskState::Waiting);
+        // Woken by one of them: leave the others' waiter lists, so that they
+        // cannot wake this task later while it waits on something else.
+        for handle in &handles {
+            handle.done.remove_waiter(task.core(), task.key());
+        }
+    }
+    Ok(handles.into_iter().partition(|h| h.is_finished()))
+}

@@ -1,0 +1,193 @@
+//! Waiting on many descriptors at once: Python's `selectors`, as a trait. Introduced by lesson 06.
+//!
+//! Lesson 05's loop called select(2) itself. The reactor asks a [`Selector`]
+//! instead, so the same loop can run on select(2) ([`SelectSelector`], the
+//! lesson 05 way, kept for comparison) or on epoll/kqueue
+//! ([`PollingSelector`], the default). The words are Python's:
+//!
+//! | Python `selectors`                  | here                                     |
+//! |-------------------------------------|------------------------------------------|
+//! | `sel.register(sock, EVENT_READ, k)` | `sel.register(fd, key, Interest::READABLE)` |
+//! | `sel.modify(sock, EVENT_WRITE, k)`  | `sel.modify(fd, key, Interest::WRITABLE)`   |
+//! | `sel.unregister(sock)`              | `sel.unregister(fd)`                        |
+//! | `for key, mask in sel.select(t)`    | `sel.select(t, &mut events)`, then `events` |
+//!
+//! The key is a plain `usize`: the reactor passes the waiting task's slab key,
+//! so an event names the task to wake without any lookup.
+//!
+//! **One difference from Python: every registration fires once.** After a
+//! descriptor is reported, the selector stops watching it until `modify`
+//! re-arms it (epoll's `EPOLLONESHOT`, the `polling` crate's default). A task
+//! re-arms just before it suspends, so the selector only ever watches the
+//! descriptors somebody is waiting on right now, and a socket that stays
+//! readable while its task is busy elsewhere cannot make `select` spin.
+//!
+//! Readiness is a hint, not a promise: a descriptor reported readable may
+//! still answer `WouldBlock` (another reader got there first, or the wake-up
+//! was spurious). Callers therefore always try the operation and wait only
+//! when it says `WouldBlock`, which is what [`crate::tcp`] does.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+mod polling;
+mod select;
+
+pub use self::polling::PollingSelector;
+pub use self::select::{SelectSelector, FD_SETSIZE};
+
+/// What a registration waits for. Python's `EVENT_READ | EVENT_WRITE` mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Interest {
+    /// Wake when reading would not block (data, a new connection, end of file, an error).
+    pub readable: bool,
+    /// Wake when writing would not block (buffer space, a finished `connect`).
+    pub writable: bool,
+}
+
+impl Interest {
+    /// Waiting to read.
+    pub const READABLE: Interest = Interest {
+        readable: true,
+        writable: false,
+    };
+    /// Waiting to write.
+    pub const WRITABLE: Interest = Interest {
+        readable: false,
+        writable: true,
+    };
+    /// Registered but waiting for nothing (disarmed).
+    pub const NONE: Interest = Interest {
+        readable: false,
+        writable: false,
+    };
+
+    /// Whether this interest waits for anything at all.
+    pub fn is_armed(self) -> bool {
+        self.readable || self.writable
+    }
+}
+
+/// One readiness report from [`Selector::select`]: Python's `(key, mask)` pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// The key given at registration: in the reactor, the waiting task's id.
+    pub key: usize,
+    /// Reading would not block (errors and hang-ups count as readable, so the
+    /// reader sees them).
+    pub readable: bool,
+    /// Writing would not block (errors count as writable too).
+    pub writable: bool,
+}
+
+/// Something that waits on many descriptors at once and reports which are ready.
+///
+/// Semantics shared by every backend: one registration per descriptor;
+/// each registration fires once and is disarmed until [`modify`](Selector::modify)
+/// re-arms it (see the module comment); [`select`](Selector::select) may
+/// return early with no events (a signal interrupted it).
+pub trait Selector {
+    /// Starts watching `fd` for `interest`, reporting it under `key`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must stay open until it is [`unregister`](Selector::unregister)ed.
+    /// The selector keeps the raw number: if the descriptor were closed and the
+    /// number reused by another file, the selector would watch the wrong file
+    /// (select(2) would even fail with `EBADF` on the closed one). The
+    /// `polling` crate's `Poller::add` has the same contract.
+    unsafe fn register(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()>;
+
+    /// Changes (and re-arms) the interest and key of a registered descriptor.
+    fn modify(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()>;
+
+    /// Stops watching `fd`. Call it before closing the descriptor.
+    fn unregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
+
+    /// Waits until a registered descriptor is ready or `timeout` passes
+    /// (`None`: no limit; zero: just look), then replaces the contents of
+    /// `events` with what is ready. The buffer is the caller's so the loop
+    /// reuses one allocation instead of making a list per call.
+    fn select(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()>;
+
+    /// A short name for logs: `"epoll/kqueue (polling)"` or `"select(2)"`.
+    fn name(&self) -> &'static str;
+}
+
+/// Which backend a loop uses; see [`crate::Builder::selector`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelectorKind {
+    /// epoll on Linux, kqueue on macOS and the BSDs, via the `polling` crate.
+    #[default]
+    Polling,
+    /// select(2), as in lesson 05: simple, but limited to descriptors below
+    /// [`FD_SETSIZE`] and slower with many of them (it scans them all each call).
+    Select,
+}
+
+impl SelectorKind {
+    /// Opens a selector of this kind.
+    pub fn open(self) -> io::Result<Box<dyn Selector>> {
+        Ok(match self {
+            SelectorKind::Polling => Box::new(PollingSelector::new()?),
+            SelectorKind::Select => Box::new(SelectSelector::new()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    /// Both backends behave the same on the basics: nothing ready, then one
+    /// event under the right key, then nothing (fired once), then re-armed.
+    fn fires_once_then_rearms(mut selector: Box<dyn Selector>) {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut events = Vec::new();
+        // SAFETY: `b` outlives the registration; it is unregistered below.
+        unsafe { selector.register(b.as_fd(), 7, Interest::READABLE).unwrap() };
+        selector.select(Some(Duration::ZERO), &mut events).unwrap();
+        assert!(
+            events.is_empty(),
+            "{}: nothing written yet",
+            selector.name()
+        );
+
+        a.write_all(b"x").unwrap();
+        selector
+            .select(Some(Duration::from_secs(1)), &mut events)
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].key, 7);
+        assert!(events[0].readable);
+
+        selector.select(Some(Duration::ZERO), &mut events).unwrap();
+        assert!(events.is_empty(), "{}: one-shot", selector.name());
+
+        selector.modify(b.as_fd(), 8, Interest::READABLE).unwrap();
+        selector
+            .select(Some(Duration::from_secs(1)), &mut events)
+            .unwrap();
+        assert_eq!(events.iter().map(|e| e.key).collect::<Vec<_>>(), [8]);
+        selector.unregister(b.as_fd()).unwrap();
+    }
+
+    #[test]
+    fn polling_backend_fires_once_then_rearms() {
+        fires_once_then_rearms(SelectorKind::Polling.open().unwrap());
+    }
+
+    #[test]
+    fn select_backend_fires_once_then_rearms() {
+        fires_once_then_rearms(SelectorKind::Select.open().unwrap());
+    }
+}

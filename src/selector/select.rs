@@ -1,0 +1,173 @@
+//! The select(2) selector: lesson 05's system call behind the [`Selector`] trait.
+//! Introduced by lesson 06 (for comparison; the default is [`super::PollingSelector`]).
+//!
+//! select(2) takes three bit sets of descriptor numbers and returns them with
+//! only the ready bits left set. Two costs follow, and they are why real loops
+//! moved on to epoll and kqueue:
+//!
+//! * **A fixed ceiling.** An `fd_set` has `FD_SETSIZE` = 1024 bits. Setting bit
+//!   1024 or above writes past the end of it: undefined behaviour in C. We
+//!   refuse such descriptors in [`register`](Selector::register) with an error
+//!   that names the limit.
+//! * **Work per call grows with what is watched.** Every call rebuilds the
+//!   sets and the kernel scans every descriptor up to the highest one.
+//!
+//! select(2) is level-triggered: it reports a ready descriptor on every call.
+//! The [`Selector`] contract is one-shot, so after reporting a descriptor we
+//! disarm it ourselves until `modify` re-arms it.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use nix::sys::select::{select, FdSet};
+use nix::sys::time::TimeVal;
+
+use super::{Event, Interest, Selector};
+
+/// The highest descriptor number plus one that select(2) can watch.
+pub const FD_SETSIZE: RawFd = 1024;
+
+/// A [`Selector`] on select(2).
+#[derive(Debug, Default)]
+pub struct SelectSelector {
+    /// Every registered descriptor, with its key and its armed interest
+    /// ([`Interest::NONE`] once it has fired). Ordered so that the sets are
+    /// built in the same order every time, which keeps runs reproducible.
+    watched: BTreeMap<RawFd, (usize, Interest)>,
+}
+
+impl SelectSelector {
+    /// An empty selector (select(2) needs no kernel object).
+    pub fn new() -> Self {
+        SelectSelector::default()
+    }
+}
+
+/// The error for a descriptor select(2) cannot hold.
+fn too_large(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "descriptor {fd} is too large for select(2), which can only watch descriptors \
+             below FD_SETSIZE = {FD_SETSIZE}; use the default epoll/kqueue selector \
+             (SelectorKind::Polling), which has no such limit"
+        ),
+    )
+}
+
+impl Selector for SelectSelector {
+    unsafe fn register(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let raw = fd.as_raw_fd();
+        if raw >= FD_SETSIZE {
+            return Err(too_large(raw));
+        }
+        if self.watched.insert(raw, (key, interest)).is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("descriptor {raw} is already registered"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn modify(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()> {
+        match self.watched.get_mut(&fd.as_raw_fd()) {
+            Some(entry) => {
+                *entry = (key, interest);
+                Ok(())
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("descriptor {} is not registered", fd.as_raw_fd()),
+            )),
+        }
+    }
+
+    fn unregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.watched.remove(&fd.as_raw_fd());
+        Ok(())
+    }
+
+    fn select(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()> {
+        events.clear();
+        let mut readers = FdSet::new();
+        let mut writers = FdSet::new();
+        for (&raw, &(_, interest)) in &self.watched {
+            // SAFETY: `register`'s contract keeps every watched descriptor open
+            // until it is unregistered, and `raw < FD_SETSIZE` was checked there,
+            // so `FdSet::insert` stays inside the set.
+            let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+            if interest.readable {
+                readers.insert(fd);
+            }
+            if interest.writable {
+                writers.insert(fd);
+            }
+        }
+        let mut timeval = timeout.map(|t| {
+            TimeVal::new(
+                t.as_secs().try_into().unwrap_or(i64::MAX as _),
+                t.subsec_micros().into(),
+            )
+        });
+        match select(None, &mut readers, &mut writers, None, timeval.as_mut()) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(()),
+            Err(errno) => return Err(errno.into()),
+        }
+        for (&raw, entry) in self.watched.iter_mut() {
+            // SAFETY: as above; the descriptor is still registered, so still open.
+            let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+            let readable = entry.1.readable && readers.contains(fd);
+            let writable = entry.1.writable && writers.contains(fd);
+            if readable || writable {
+                events.push(Event {
+                    key: entry.0,
+                    readable,
+                    writable,
+                });
+                entry.1 = Interest::NONE; // one-shot: disarm until `modify`
+            }
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "select(2)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn refuses_a_descriptor_at_fd_setsize_with_a_clear_error() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        // Duplicate `a` to the lowest free number at or above 1024.
+        let raw = nix::fcntl::fcntl(a.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD(FD_SETSIZE))
+            .expect("this test needs more than 1024 descriptors allowed");
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let high = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut selector = SelectSelector::new();
+        // SAFETY: `high` stays open for the whole test.
+        let error = unsafe { selector.register(high.as_fd(), 1, Interest::READABLE) }
+            .expect_err("select(2) cannot watch it");
+        let message = error.to_string();
+        assert!(message.contains("FD_SETSIZE = 1024"), "{message}");
+        assert!(message.contains(&raw.to_string()), "{message}");
+        // Nothing was registered, so select still works on the others.
+        let mut events = Vec::new();
+        selector.select(Some(Duration::ZERO), &mut events).unwrap();
+        assert!(events.is_empty());
+    }
+}

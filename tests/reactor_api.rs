@@ -1,0 +1,275 @@
+//! The reactor's public API, driven on a virtual clock where time matters:
+//! spawn / join / sleep / yield_now, call_soon / call_later / call_at, futures,
+//! gather and wait, sockets, and the errors for calls made outside a task.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use yieldloop::selector::SelectorKind;
+use yieldloop::{
+    gather, secs, sleep, spawn, wait, yield_now, Builder, Clock, EventLoop, Future, TaskError,
+    TcpListener, TcpStream, WaitMode,
+};
+
+fn virtual_loop() -> (EventLoop, Clock) {
+    let clock = Clock::new_virtual();
+    let event_loop = Builder::new().clock(clock.clone()).build().unwrap();
+    (event_loop, clock)
+}
+
+/// A log of `(time in ms, text)` lines, shared by the tasks of one test.
+#[derive(Clone, Default)]
+struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    fn say(&self, clock: &Clock, text: &str) {
+        let ms = clock.now().as_millis();
+        self.0.borrow_mut().push(format!("{ms} {text}"));
+    }
+    fn lines(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+#[test]
+fn the_a_b_trace_overlaps_the_sleeps() {
+    let (mut event_loop, clock) = virtual_loop();
+    let log = Log::default();
+    let (l, c) = (log.clone(), clock.clone());
+    event_loop
+        .run_until_complete(move || {
+            let (la, ca) = (l.clone(), c.clone());
+            let a = spawn("a", move || {
+                la.say(&ca, "a enter");
+                sleep(secs(1.0)).unwrap();
+                la.say(&ca, "a exit");
+            });
+            let (lb, cb) = (l.clone(), c.clone());
+            let b = spawn("b", move || {
+                lb.say(&cb, "b enter");
+                sleep(secs(0.5)).unwrap();
+                lb.say(&cb, "b middle");
+                sleep(secs(0.5)).unwrap();
+                lb.say(&cb, "b exit");
+            });
+            gather([a, b])
+        })
+        .unwrap();
+    assert_eq!(
+        log.lines(),
+        [
+            "0 a enter",
+            "0 b enter",
+            "500 b middle",
+            "1000 a exit",
+            "1000 b exit"
+        ]
+    );
+}
+
+#[test]
+fn yield_now_takes_turns_in_spawn_order() {
+    let mut event_loop = EventLoop::new().unwrap();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for name in ["x", "y"] {
+        let order = order.clone();
+        drop(event_loop.spawn(name, move || {
+            for i in 0..3 {
+                order.borrow_mut().push(format!("{name}{i}"));
+                yield_now().unwrap();
+            }
+        }));
+    }
+    event_loop.run_forever().unwrap();
+    assert_eq!(*order.borrow(), ["x0", "y0", "x1", "y1", "x2", "y2"]);
+}
+
+#[test]
+fn join_returns_the_value_and_a_panic_names_its_task() {
+    let mut event_loop = EventLoop::new().unwrap();
+    let (good, bad) = event_loop
+        .run_until_complete(|| {
+            let bad = spawn("boom", || -> u32 { panic!("kaboom {}", 42) });
+            let good = spawn("fine", || {
+                yield_now().unwrap();
+                7
+            });
+            (good.join(), bad.join())
+        })
+        .unwrap();
+    assert_eq!(good, Ok(7));
+    assert_eq!(
+        bad,
+        Err(TaskError::Panicked {
+            task: "boom".into(),
+            message: "kaboom 42".into()
+        })
+    );
+}
+
+#[test]
+fn callbacks_run_soon_later_and_can_be_cancelled() {
+    let (mut event_loop, clock) = virtual_loop();
+    let log = Log::default();
+    let (l1, c1) = (log.clone(), clock.clone());
+    let _ = event_loop.call_later(secs(0.2), move || l1.say(&c1, "later"));
+    let (l2, c2) = (log.clone(), clock.clone());
+    let cancelled = event_loop.call_later(secs(0.1), move || l2.say(&c2, "cancelled"));
+    let (l3, c3) = (log.clone(), clock.clone());
+    event_loop.call_soon(move || l3.say(&c3, "soon"));
+    let (l4, c4) = (log.clone(), clock.clone());
+    let _ = event_loop.call_at(secs(0.3), move || l4.say(&c4, "at"));
+    assert!(cancelled.cancel());
+    assert!(!cancelled.cancel());
+    event_loop.run_forever().unwrap();
+    assert_eq!(log.lines(), ["0 soon", "200 later", "300 at"]);
+}
+
+#[test]
+fn stop_from_a_callback_ends_run_forever() {
+    let (mut event_loop, clock) = virtual_loop();
+    let handle = event_loop.handle();
+    drop(event_loop.spawn("forever", || loop {
+        sleep(secs(0.1)).unwrap();
+    }));
+    let _ = event_loop.call_later(secs(1.0), move || handle.stop());
+    event_loop.run_forever().unwrap();
+    assert_eq!(clock.now(), secs(1.0));
+    assert_eq!(event_loop.task_count(), 1);
+}
+
+#[test]
+fn a_future_turns_a_callback_into_a_return_value() {
+    let (mut event_loop, _clock) = virtual_loop();
+    let handle = event_loop.handle();
+    let got = event_loop
+        .run_until_complete(move || {
+            let future: Future<u32, TaskError> = Future::new();
+            let setter = future.clone();
+            let seen = Rc::new(RefCell::new(None));
+            let seen2 = seen.clone();
+            future.add_done_callback(move |r| *seen2.borrow_mut() = Some(r.clone()));
+            let _ = handle.call_later(secs(0.5), move || setter.set_result(5).unwrap());
+            let value = future.wait();
+            let seen_by_callback = seen.borrow().clone();
+            (value, seen_by_callback, future.set_result(6).is_err())
+        })
+        .unwrap();
+    assert_eq!(got, (Ok(5), Some(Ok(5)), true));
+}
+
+#[test]
+fn wait_first_completed_returns_early_and_all_completed_waits() {
+    let (mut event_loop, clock) = virtual_loop();
+    let c = clock.clone();
+    let (first, all) = event_loop
+        .run_until_complete(move || {
+            let handles: Vec<_> = [0.3, 0.1, 0.2]
+                .into_iter()
+                .map(|s| spawn("sleeper", move || sleep(secs(s)).map(|_| s)))
+                .collect();
+            let (done, pending) = wait(handles, WaitMode::FirstCompleted).unwrap();
+            let first = (c.now(), done.len(), pending.len());
+            // The other tasks sleep on; this one must not be woken early by them.
+            sleep(secs(1.0)).unwrap();
+            let t_after_sleep = c.now();
+            let (done2, pending2) = wait(pending, WaitMode::AllCompleted).unwrap();
+            let results: Vec<_> = gather(done.into_iter().chain(done2))
+                .into_iter()
+                .map(|r| r.unwrap().unwrap())
+                .collect();
+            (first, (t_after_sleep, pending2.len(), results))
+        })
+        .unwrap();
+    assert_eq!(first, (secs(0.1), 1, 2));
+    assert_eq!(all, (secs(1.1), 0, vec![0.1, 0.3, 0.2]));
+}
+
+#[test]
+fn waiting_outside_a_task_is_an_error_that_says_so() {
+    let error = sleep(secs(1.0)).unwrap_err();
+    assert!(error.to_string().contains("outside a task"), "{error}");
+    assert!(yield_now().is_err());
+    let joined = spawn("orphan", || ()).join();
+    assert!(matches!(joined, Err(TaskError::NotInTask(_))), "{joined:?}");
+    let future: Future<(), TaskError> = Future::new();
+    assert!(matches!(future.wait(), Err(TaskError::NotInTask(_))));
+}
+
+#[test]
+fn a_task_waiting_on_nothing_is_reported_stuck() {
+    let mut event_loop = EventLoop::new().unwrap();
+    let result = event_loop.run_until_complete(|| {
+        let never: Future<(), TaskError> = Future::new();
+        never.wait()
+    });
+    assert_eq!(
+        result,
+        Err(TaskError::Stuck {
+            task: "main".into()
+        })
+    );
+}
+
+#[test]
+fn no_stack_is_a_clear_error_not_a_crash() {
+    // 2^50 bytes is more than a 47-bit address space: the mapping must fail.
+    let mut event_loop = Builder::new().stack_size(1 << 50).build().unwrap();
+    let result = event_loop.run_until_complete(|| ());
+    let Err(TaskError::NoStack { task, reason }) = result else {
+        panic!("expected NoStack, got {result:?}");
+    };
+    assert_eq!(task, "main");
+    assert!(reason.to_string().contains("vm.max_map_count"), "{reason}");
+}
+
+/// Recursion that keeps `depth` KiB-sized frames alive at once.
+fn deep(depth: u32) -> u64 {
+    let frame = [depth as u8; 1024];
+    if depth == 0 {
+        return frame[0] as u64;
+    }
+    std::hint::black_box(&frame);
+    deep(depth - 1) + frame[1] as u64
+}
+
+#[test]
+fn the_default_stack_survives_a_deep_call_in_a_debug_build() {
+    let mut event_loop = EventLoop::new().unwrap();
+    // ~100 frames of over a KiB each: far deeper than any lesson goes.
+    let sum = event_loop.run_until_complete(|| deep(100)).unwrap();
+    assert_eq!(sum, (1..=100).sum::<u64>());
+}
+
+/// One client and one server task in one loop: the client's bytes come back upper-cased.
+fn echo_once(kind: SelectorKind, text: &'static [u8]) -> Vec<u8> {
+    let mut event_loop = Builder::new().selector(kind).build().unwrap();
+    let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    event_loop
+        .run_until_complete(move || {
+            let server = spawn("server", move || {
+                let (stream, _) = listener.accept().unwrap();
+                let mut buf = [0; 64];
+                let n = stream.read(&mut buf).unwrap();
+                stream.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+            });
+            let client = TcpStream::connect(addr).unwrap();
+            client.write_all(text).unwrap();
+            let mut buf = [0; 64];
+            let n = client.read(&mut buf).unwrap();
+            server.join().unwrap();
+            buf[..n].to_vec()
+        })
+        .unwrap()
+}
+
+#[test]
+fn echo_over_loopback_inside_one_loop() {
+    assert_eq!(echo_once(SelectorKind::Polling, b"hello"), b"HELLO");
+}
+
+#[test]
+fn the_select_backend_runs_the_same_echo() {
+    assert_eq!(echo_once(SelectorKind::Select, b"select"), b"SELECT");
+}
