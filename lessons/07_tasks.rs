@@ -1,1 +1,302 @@
-fn main() {}
+//! # Lesson 07 — Tasks and futures: join, gather, panics, no more callbacks
+//!
+//! Lesson 06 spawned tasks and forgot them. Here tasks are values: `spawn`
+//! returns a `JoinHandle`, `join` waits for one result, `gather` for many, in
+//! order. A task that panics does not take the loop down: the panic is
+//! caught at the task's boundary, and whoever joins it gets
+//! `TaskError::Panicked` with the task's name and message. A `Future` is a
+//! result that someone else will set; waiting on it from a task is how a
+//! callback API becomes straight-line code (the talk's "no more callbacks").
+//! Last, the talk's `update_index`: fetch several pages *concurrently* from a
+//! small HTTP server that this lesson runs on loopback, then process them.
+//! Read `src/future.rs` (`complete`, `wait`, `gather`) beside this file.
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run --bin 07-tasks              # real time: about 1.3 s
+//! cargo run --bin 07-tasks -- --virtual # virtual time: instant, exact times
+//! ```
+//!
+//! Look for: `gather` finishing at the slowest task's time, not the sum; the
+//! panicking task's message on stderr, then `join(faulty)` reporting it while
+//! the other workers finish; the callback API answering through `lookup`;
+//! and in `update_index`, five 0.2 s pages fetched in about 0.2 s, not 1 s.
+//!
+//! Next: the benchmarks (book, "Performance") put this loop against tokio
+//! and asyncio.
+
+use std::collections::BTreeSet;
+use std::error::Error;
+use std::fmt;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing::info;
+use yieldloop::cli::ClockArgs;
+use yieldloop::{
+    gather, secs, sleep, spawn, trace, Builder, Future, Handle, NotInTask, TaskError, TcpListener,
+    TcpStream,
+};
+
+/// What the lesson's task functions return.
+type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
+
+// ANCHOR: gather
+/// Part 1: three tasks that each sleep `n / 10` s and return `n * n`.
+fn spawn_join_gather() -> Result<()> {
+    info!("part 1: spawn, join, gather");
+    let answer = spawn("answer", || {
+        sleep(secs(0.1))?;
+        Ok::<_, NotInTask>(42)
+    });
+    info!("join(answer) = {}", answer.join()??);
+
+    let squares: Vec<_> = (1..=3u64)
+        .map(|n| {
+            spawn("square", move || {
+                sleep(secs(n as f64 / 10.0))?;
+                Ok::<_, NotInTask>(n * n)
+            })
+        })
+        .collect();
+    // All three sleep at once: gather returns after 0.3 s, not 0.1+0.2+0.3.
+    let results: Vec<u64> = gather(squares)
+        .into_iter()
+        .map(|r| r?.map_err(Into::into))
+        .collect::<Result<_>>()?;
+    info!("gather(squares) = {results:?}");
+    Ok(())
+}
+// ANCHOR_END: gather
+
+// ANCHOR: panic
+/// Part 2: one task panics; the others carry on, and `join` says what broke.
+fn a_panicking_task() -> Result<()> {
+    info!("part 2: a task that panics");
+    let workers: Vec<_> = (1..=2)
+        .map(|n| {
+            spawn(format!("worker {n}"), move || {
+                sleep(secs(0.1 * n as f64))?;
+                info!("worker {n} finished");
+                Ok::<_, NotInTask>(n)
+            })
+        })
+        .collect();
+    let faulty = spawn("faulty", || -> u32 {
+        let readings: Vec<u32> = Vec::new();
+        // An out-of-bounds index: Rust panics here instead of reading garbage.
+        readings[3]
+    });
+    match faulty.join() {
+        Err(TaskError::Panicked { task, message }) => {
+            info!("join(faulty): task {task:?} panicked: {message}")
+        }
+        other => info!("join(faulty): unexpectedly {other:?}"),
+    }
+    let finished = gather(workers).into_iter().filter(|r| r.is_ok()).count();
+    info!("the loop went on: {finished} of 2 workers finished");
+    Ok(())
+}
+// ANCHOR_END: panic
+
+// ANCHOR: no_more_callbacks
+/// A callback-style API, as old libraries offer: it answers later by calling
+/// `on_done` (here after 0.1 s, through the loop's `call_later`).
+fn lookup_with_callback(
+    handle: &Handle,
+    name: &str,
+    on_done: impl FnOnce(Result<String, LookupError>) + 'static,
+) {
+    let answer = match name {
+        "example.org" => Ok("93.184.215.14".to_string()),
+        _ => Err(LookupError(name.to_string())),
+    };
+    let _ = handle.call_later(secs(0.1), move || on_done(answer));
+}
+
+/// The same API as straight-line code (the talk's `faux_sync_function`):
+/// make a future, let the callback complete it, wait on it. Only this task
+/// waits; the loop runs everything else meanwhile.
+fn lookup(name: &str) -> Result<String, LookupError> {
+    let future = Future::new();
+    let on_done = future.clone();
+    let handle = Handle::current().map_err(|_| LookupError(name.to_string()))?;
+    lookup_with_callback(&handle, name, move |answer| {
+        let _ = on_done.complete(answer); // the API calls back once: cannot be done twice
+    });
+    future.wait()
+}
+// ANCHOR_END: no_more_callbacks
+
+/// `lookup` failed: the name is unknown (or we were not in a task).
+#[derive(Debug)]
+struct LookupError(String);
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no address for {:?}", self.0)
+    }
+}
+
+impl Error for LookupError {}
+
+/// `Future::wait` reports "not in a task" through the error type.
+impl From<yieldloop::WaitError> for LookupError {
+    fn from(error: yieldloop::WaitError) -> Self {
+        LookupError(error.to_string())
+    }
+}
+
+fn no_more_callbacks() -> Result<()> {
+    info!("part 3: a callback API as straight-line code");
+    info!("lookup(example.org) = {}", lookup("example.org")?);
+    match lookup("nowhere.invalid") {
+        Ok(address) => info!("lookup(nowhere.invalid) = {address}"),
+        Err(error) => info!("lookup(nowhere.invalid) failed: {error}"),
+    }
+    Ok(())
+}
+
+// ANCHOR: update_index
+/// Part 4, the talk's `update_index`: start every fetch, gather the pages,
+/// then process them.
+fn update_index(server: SocketAddr, paths: &[&'static str], delay: Duration) -> Result<()> {
+    info!(
+        "part 4: update_index, {} pages from http://{server}",
+        paths.len()
+    );
+    let started = yieldloop::now()?;
+    let fetches: Vec<_> = paths
+        .iter()
+        .map(|&path| spawn(path, move || request_url(server, path)))
+        .collect();
+    let mut pages = Vec::new();
+    for page in gather(fetches) {
+        pages.push(page??);
+    }
+    let took = yieldloop::now()? - started;
+    let one_by_one = delay * paths.len() as u32;
+    info!(
+        "fetched {} pages in {:.1} s (one after another: {:.1} s)",
+        pages.len(),
+        took.as_secs_f64(),
+        one_by_one.as_secs_f64()
+    );
+    let words = process_data(&pages);
+    update_database(&words)?;
+    // Like the slide's `call_soon(update_cache(result))`: after we return.
+    Handle::current()?.call_soon(move || info!("update_cache: {} words cached", words.len()));
+    Ok(())
+}
+// ANCHOR_END: update_index
+
+// ANCHOR: request_url
+/// `GET path` over HTTP/1.0: connect, send the request, read until the
+/// server closes, keep the body. Every call here suspends only this task.
+fn request_url(server: SocketAddr, path: &str) -> io::Result<String> {
+    let stream = TcpStream::connect(server)?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {server}\r\n\r\n").as_bytes())?;
+    let mut response = Vec::new();
+    (&stream).read_to_end(&mut response)?; // std's Read, on our TcpStream
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if !head.starts_with("HTTP/1.0 200") {
+        return Err(io::Error::other(format!(
+            "{path}: {}",
+            head.lines().next().unwrap_or("")
+        )));
+    }
+    info!("got {path}: {} bytes", body.len());
+    Ok(body.to_string())
+}
+// ANCHOR_END: request_url
+
+/// The distinct words of every page.
+fn process_data(pages: &[String]) -> BTreeSet<String> {
+    let words: BTreeSet<String> = pages
+        .iter()
+        .flat_map(|page| page.split_whitespace())
+        .map(str::to_lowercase)
+        .collect();
+    info!("process_data: {} distinct words", words.len());
+    words
+}
+
+/// Stands in for a database write: it takes a little while.
+fn update_database(words: &BTreeSet<String>) -> Result<(), NotInTask> {
+    sleep(secs(0.05))?;
+    info!("update_database: {} words stored", words.len());
+    Ok(())
+}
+
+// ANCHOR: server
+/// The tiny web server the fetches talk to: every page takes `delay` to
+/// "render", so the fetches must overlap to finish quickly.
+fn serve_pages(listener: TcpListener, delay: Duration) -> io::Result<()> {
+    loop {
+        let (client, _) = listener.accept()?;
+        drop(spawn("page server", move || serve_page(client, delay)));
+    }
+}
+
+fn serve_page(client: TcpStream, delay: Duration) -> io::Result<()> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match client.read(&mut buf)? {
+            0 => return Ok(()), // the client left before asking
+            n => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let request = String::from_utf8_lossy(&request);
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    sleep(delay)?;
+    let body = format!("this is {path} and {path} is a page about the event loop\n");
+    let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    client.write_all(head.as_bytes())?;
+    client.write_all(body.as_bytes())
+}
+// ANCHOR_END: server
+
+/// Lesson 07: spawn, join and gather; a panicking task; a callback API as a future; update_index.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    clock: ClockArgs,
+}
+
+// ANCHOR: main
+fn main() -> ExitCode {
+    let clock = Args::parse().clock.clock();
+    if let Err(error) = run(clock) {
+        eprintln!("07-tasks: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(clock: yieldloop::Clock) -> Result<()> {
+    trace::init(&clock)?;
+    let mut event_loop = Builder::new().clock(clock).build()?;
+    let listener = TcpListener::bind("127.0.0.1", 0)?; // port 0: any free port
+    let server = listener.local_addr()?;
+    let delay = secs(0.2);
+    drop(event_loop.spawn("web server", move || serve_pages(listener, delay)));
+    event_loop.run_until_complete(move || -> Result<()> {
+        spawn_join_gather()?;
+        a_panicking_task()?;
+        no_more_callbacks()?;
+        update_index(
+            server,
+            &["/page/1", "/page/2", "/page/3", "/page/4", "/page/5"],
+            delay,
+        )
+    })??;
+    event_loop.run_once()?; // let the call_soon'd update_cache run
+    Ok(())
+}
+// ANCHOR_END: main

@@ -214,10 +214,10 @@ impl Core {
             }
         }
 
-        // 4. Run what was ready when this iteration began, and no more: what
-        //    these steps make ready waits for the next iteration, after the
-        //    next look at I/O, so a task that yields in a loop cannot starve
-        //    the sockets.
+        // 4. Run what is ready now, and no more: whatever these steps make
+        //    ready (a task that yields, a callback that schedules another)
+        //    waits for the next iteration, after the next look at I/O, so a
+        //    task that yields in a loop cannot starve the sockets.
         let ntodo = self.ready.borrow().len();
         for _ in 0..ntodo {
             let next = self.ready.borrow_mut().pop_front();
@@ -238,6 +238,10 @@ impl Core {
         timeout: Option<Duration>,
         deadline: Option<Duration>,
     ) -> io::Result<()> {
+        if timeout != Some(Duration::ZERO) {
+            // About to wait: a good moment for housekeeping.
+            self.stacks.borrow_mut().trim();
+        }
         if self.io_waiters.get() == 0 {
             // No task waits on a descriptor, so none is armed and select
             // could only time out: just wait for the timer. (This is what
@@ -251,7 +255,7 @@ impl Core {
         }
         // A virtual clock never waits for a timer in real time: look at I/O
         // without blocking, and if nothing came, jump to the deadline.
-        let jump = self.clock.is_virtual() && deadline.is_some();
+        let jump = self.clock.is_virtual() && timeout.is_some_and(|t| !t.is_zero());
         let mut events = self.events.borrow_mut();
         let timeout = if jump { Some(Duration::ZERO) } else { timeout };
         self.selector.borrow_mut().select(timeout, &mut events)?;

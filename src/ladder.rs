@@ -62,6 +62,20 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/04_sleep.rs",
         chapter: "lesson-04-sleep.md",
     },
+    Lesson {
+        bin: "06-reactor",
+        title: "The reactor",
+        summary: "asyncio's run_once: ready queue, timer heap, epoll; sockets that look blocking",
+        source: "lessons/06_reactor.rs",
+        chapter: "lesson-06-reactor.md",
+    },
+    Lesson {
+        bin: "07-tasks",
+        title: "Tasks and futures",
+        summary: "join, gather, a panicking task, a callback API as a future, update_index",
+        source: "lessons/07_tasks.rs",
+        chapter: "lesson-07-tasks.md",
+    },
 ];
 
 /// The ladder as a Markdown table. Chapter links start with `link_prefix`:

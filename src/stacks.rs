@@ -20,16 +20,27 @@
 //! * **The mapping count.** The kernel tracks those as two mappings (the
 //!   protections differ), and Linux allows `vm.max_map_count` mappings per
 //!   process: 65,530 by default. So about 32,700 tasks can be alive at once,
-//!   whatever their stack size. Past that, `mmap`/`mprotect` fail with
-//!   `ENOMEM`; we turn that into [`NoStack`], an error that says so, instead of
-//!   a crash.
-//! * **Mapping is a system call (several).** A finished task's stack is kept
-//!   in a pool and handed to the next task, so a loop that spawns and finishes
-//!   tasks all day makes no system calls for stacks after warming up.
+//!   whatever their stack size. Worse, when the count runs out, *every*
+//!   mapping fails, including the allocator's, and Rust aborts the process
+//!   on a failed allocation. So we do not wait for `mmap` to fail: we count
+//!   the stacks we have mapped ([`live_stacks`]) and refuse a new one, with
+//!   [`NoStack`] naming `vm.max_map_count`, while there is still room for the
+//!   rest of the process ([`stack_ceiling`]).
+//! * **Mapping is a system call (several), and so is unmapping.** A finished
+//!   task's stack goes to a pool and is handed to the next task, so a loop
+//!   that spawns and finishes tasks all day makes no system calls for stacks
+//!   after warming up. After a burst (30,000 tasks finishing together) the
+//!   pool holds more than it needs; the loop gives the surplus back to the
+//!   kernel a few at a time when it is idle ([`StackPool::trim`]), the way
+//!   `malloc` keeps freed memory and trims it later, instead of paying for
+//!   30,000 `munmap`s while tasks are waiting to run.
 
 use std::fmt;
+use std::fs;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
-use corosensei::stack::DefaultStack;
+use corosensei::stack::{DefaultStack, Stack, StackPointer};
 
 /// Default stack size: 256 KiB of address space per task, of which only the
 /// touched pages cost memory. Debug builds use far bigger frames than release
@@ -38,41 +49,122 @@ use corosensei::stack::DefaultStack;
 /// generous; a test runs a deep debug-mode recursion on it.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
-/// How many finished stacks the pool keeps by default. Each keeps the pages
-/// its last task touched, so the pool is bounded to bound memory.
+/// How many finished stacks the pool keeps for good. Each keeps the pages its
+/// last task touched; more than this are given back when the loop is idle.
 pub const DEFAULT_POOL_LIMIT: usize = 1024;
+
+/// How many surplus stacks one idle moment unmaps: about a millisecond of
+/// work, so that trimming never makes a due timer late by much.
+const TRIM_BATCH: usize = 256;
 
 /// Stacks of finished tasks, ready for new ones.
 ///
-/// Invariant: every pooled stack is `size` bytes (the pool is emptied if the
-/// size could change, and it cannot after the loop is built) and the pool
-/// never holds more than `limit` stacks.
+/// Invariant: every pooled stack is `size` bytes (the size is fixed when the
+/// loop is built). The pool may hold more than `limit` stacks after a burst
+/// of finished tasks, until [`trim`](StackPool::trim) brings it back down.
 pub struct StackPool {
     size: usize,
     limit: usize,
-    free: Vec<DefaultStack>,
+    free: Vec<TaskStack>,
 }
 
-/// No stack could be mapped for a new task.
+// ANCHOR: ceiling
+/// Mappings left for everything else in the process (the allocator's large
+/// blocks, thread stacks, libraries) when task stacks are counted against
+/// `vm.max_map_count`.
+const MAPPINGS_KEPT_FOR_THE_REST: usize = 1024;
+
+/// Task stacks currently mapped by this process, in every loop and thread.
+static LIVE_STACKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many task stacks are mapped right now (running, suspended or pooled).
+pub fn live_stacks() -> usize {
+    LIVE_STACKS.load(Ordering::Relaxed)
+}
+
+/// The most task stacks this process may map: the mappings
+/// `vm.max_map_count` allows, minus those in use when first asked and
+/// [`MAPPINGS_KEPT_FOR_THE_REST`], halved (a stack and its guard page are
+/// two). Where there is no `/proc` (macOS), there is no such limit.
+pub fn stack_ceiling() -> usize {
+    static CEILING: OnceLock<usize> = OnceLock::new();
+    *CEILING.get_or_init(|| {
+        let Some(max_map_count) = fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+        else {
+            return usize::MAX;
+        };
+        let in_use = fs::read_to_string("/proc/self/maps").map_or(0, |maps| maps.lines().count());
+        max_map_count.saturating_sub(in_use + MAPPINGS_KEPT_FOR_THE_REST) / 2
+    })
+}
+// ANCHOR_END: ceiling
+
+/// A task's stack: corosensei's `DefaultStack`, counted in [`live_stacks`]
+/// from the moment it is mapped until it is unmapped (dropped), wherever that
+/// happens (the pool, a finished task, a loop dropped with tasks suspended).
+pub struct TaskStack {
+    stack: DefaultStack,
+}
+
+impl TaskStack {
+    fn map(size: usize) -> Result<TaskStack, NoStack> {
+        let live = LIVE_STACKS.fetch_add(1, Ordering::Relaxed);
+        let ceiling = stack_ceiling();
+        let cause = if live >= ceiling {
+            format!("{live} task stacks are mapped, the most this process can hold")
+        } else {
+            match DefaultStack::new(size) {
+                Ok(stack) => return Ok(TaskStack { stack }),
+                Err(error) => format!("mmap failed: {error}"),
+            }
+        };
+        LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+        Err(NoStack { size, cause })
+    }
+}
+
+impl Drop for TaskStack {
+    fn drop(&mut self) {
+        LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: we hand corosensei exactly the bounds of the `DefaultStack` we own,
+// which meets the trait's contract (guard page, minimum size) by itself.
+unsafe impl Stack for TaskStack {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        self.stack.base()
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        self.stack.limit()
+    }
+}
+
+/// No stack could be had for a new task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoStack {
     /// The stack size asked for.
     pub size: usize,
-    /// The operating system's answer.
-    pub os_error: String,
+    /// What went wrong: the ceiling reached, or the operating system's answer.
+    pub cause: String,
 }
 
 impl fmt::Display for NoStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "could not map a {} KiB stack for the task ({}). Each task's stack is two \
+            "could not get a {} KiB stack for the task ({}). Each task's stack is two \
              memory mappings (the stack and its guard page), and Linux allows \
              vm.max_map_count of them per process (65,530 by default, so about \
              32,700 live tasks). Let tasks finish, or raise the limit: \
              `sudo sysctl vm.max_map_count=262144`",
             self.size / 1024,
-            self.os_error
+            self.cause
         )
     }
 }
@@ -80,7 +172,7 @@ impl fmt::Display for NoStack {
 impl std::error::Error for NoStack {}
 
 impl StackPool {
-    /// A pool handing out stacks of `size` bytes, keeping at most `limit` spare.
+    /// A pool handing out stacks of `size` bytes, keeping `limit` spare for good.
     pub fn new(size: usize, limit: usize) -> Self {
         StackPool {
             size,
@@ -89,23 +181,28 @@ impl StackPool {
         }
     }
 
+    // ANCHOR: pool
     /// A stack for a new task: a pooled one if there is one, else a new mapping.
-    pub fn take(&mut self) -> Result<DefaultStack, NoStack> {
-        if let Some(stack) = self.free.pop() {
-            return Ok(stack);
+    pub fn take(&mut self) -> Result<TaskStack, NoStack> {
+        match self.free.pop() {
+            Some(stack) => Ok(stack),
+            None => TaskStack::map(self.size),
         }
-        DefaultStack::new(self.size).map_err(|error| NoStack {
-            size: self.size,
-            os_error: error.to_string(),
-        })
     }
 
-    /// Takes back the stack of a finished task (unmapping it if the pool is full).
-    pub fn give_back(&mut self, stack: DefaultStack) {
-        if self.free.len() < self.limit {
-            self.free.push(stack);
-        }
+    /// Takes back the stack of a finished task.
+    pub fn give_back(&mut self, stack: TaskStack) {
+        self.free.push(stack);
     }
+
+    /// Unmaps a batch of the stacks beyond `limit`; returns whether any are
+    /// left to trim. The loop calls it when it is about to wait.
+    pub fn trim(&mut self) -> bool {
+        let keep = self.limit.max(self.free.len().saturating_sub(TRIM_BATCH));
+        self.free.truncate(keep); // dropping a TaskStack unmaps it
+        self.free.len() > self.limit
+    }
+    // ANCHOR_END: pool
 
     /// The size of every stack this pool hands out.
     pub fn stack_size(&self) -> usize {

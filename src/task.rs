@@ -321,7 +321,7 @@ pub(crate) struct Task {
 
 /// A task's coroutine: resumed with nothing, yields nothing, returns nothing
 /// (the result goes into the task's [`Future`]).
-pub(crate) type TaskCoroutine = corosensei::Coroutine<(), (), ()>;
+pub(crate) type TaskCoroutine = corosensei::Coroutine<(), (), (), crate::stacks::TaskStack>;
 
 /// Completes a task's future exactly once. If the task is unwound before it
 /// finishes (the loop is dropped), dropping this marks it cancelled.

@@ -25,6 +25,7 @@ pub struct TimerId {
     seq: u64,
 }
 
+// ANCHOR: timers
 /// Timers, each holding a `T` (the reactor stores "wake this task" or
 /// "run this callback").
 ///
@@ -35,6 +36,7 @@ pub struct Timers<T> {
     entries: BTreeMap<TimerId, T>,
     next_seq: u64,
 }
+// ANCHOR_END: timers
 
 impl<T> Default for Timers<T> {
     fn default() -> Self {

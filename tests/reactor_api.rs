@@ -273,3 +273,50 @@ fn echo_over_loopback_inside_one_loop() {
 fn the_select_backend_runs_the_same_echo() {
     assert_eq!(echo_once(SelectorKind::Select, b"select"), b"SELECT");
 }
+
+#[test]
+fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
+    let (mut event_loop, clock) = virtual_loop();
+    let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
+    // A task waiting on I/O that never comes, and a timer in the future.
+    drop(event_loop.spawn("acceptor", move || listener.accept().map(|_| ())));
+    let c = clock.clone();
+    let times = event_loop
+        .run_until_complete(move || {
+            drop(spawn("sleeper", || sleep(secs(5.0))));
+            yield_now().unwrap();
+            let after_yield = c.now();
+            sleep(secs(1.0)).unwrap();
+            (after_yield, c.now())
+        })
+        .unwrap();
+    assert_eq!(times, (secs(0.0), secs(1.0)));
+}
+
+/// The real ceiling: more sleeping tasks than `vm.max_map_count` allows.
+/// Maps ~32,000 stacks (about 130 MB of touched pages), so it is not part of
+/// the default run: `cargo test --release --test reactor_api -- --ignored`.
+#[test]
+#[ignore]
+fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
+    let ceiling = yieldloop::stacks::stack_ceiling();
+    if ceiling == usize::MAX {
+        return; // no /proc: nothing to check here
+    }
+    let tasks = ceiling + 100;
+    let mut event_loop = EventLoop::new().unwrap();
+    let (ok, refused, message) = event_loop
+        .run_until_complete(move || {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| spawn("sleeper", || sleep(secs(0.1))))
+                .collect();
+            let results = gather(handles);
+            let ok = results.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
+            let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            (ok, refused.len(), refused.first().map(|e| e.to_string()))
+        })
+        .unwrap();
+    assert!(ok > 30_000 || ok + 1 >= ceiling, "only {ok} ran");
+    assert!(refused >= 100);
+    assert!(message.unwrap().contains("vm.max_map_count"));
+}

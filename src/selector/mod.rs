@@ -81,6 +81,7 @@ pub struct Event {
     pub writable: bool,
 }
 
+// ANCHOR: selector
 /// Something that waits on many descriptors at once and reports which are ready.
 ///
 /// Semantics shared by every backend: one registration per descriptor;
@@ -119,6 +120,7 @@ pub trait Selector {
     /// A short name for logs: `"epoll/kqueue (polling)"` or `"select(2)"`.
     fn name(&self) -> &'static str;
 }
+// ANCHOR_END: selector
 
 /// Which backend a loop uses; see [`crate::Builder::selector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

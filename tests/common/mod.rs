@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod model;
+pub mod server;
 
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -1,0 +1,175 @@
+//! Driving an echo-server lesson from a test: start it on `--port 0`, read
+//! the port from its first line, keep its log, talk to it, stop it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single read or write in these tests may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running server binary, killed when dropped.
+pub struct EchoServer {
+    child: Child,
+    /// Where it listens, from its first line.
+    pub addr: SocketAddr,
+    /// Every later line of its standard output (the trace), as it comes.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl EchoServer {
+    /// Starts `binary --port 0 extra…` and waits for `listening on …`.
+    pub fn start(binary: &str, extra: &[&str]) -> EchoServer {
+        let mut child = Command::new(binary)
+            .args(["--port", "0"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        lines.read_line(&mut first).expect("a first line");
+        let addr = first
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line was {first:?}"))
+            .parse()
+            .expect("HOST:PORT");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let into = log.clone();
+        // Keep reading, or the server would block once the pipe is full.
+        thread::spawn(move || {
+            for line in lines.lines() {
+                let Ok(line) = line else { break };
+                into.lock().unwrap().push(line);
+            }
+        });
+        EchoServer { child, addr, log }
+    }
+
+    /// A connected client with read and write timeouts.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) for a log line containing `needle`; returns it.
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?} in:\n{}",
+                self.log().join("\n")
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A new client is served: every byte comes back as the lesson promises.
+    pub fn assert_serves_fresh_client(&self) {
+        let mut client = self.connect();
+        let message = "fresh client: héllo\u{0}!".as_bytes();
+        client.write_all(message).unwrap();
+        let mut echoed = vec![0; message.len()];
+        client.read_exact(&mut echoed).expect("the echo");
+        assert_eq!(echoed, message.to_ascii_uppercase());
+    }
+
+    /// Waits up to 10 s for the server to exit by itself.
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The byte client `c` sends at offset `k` of message `m`: every value 0–255
+/// turns up, ASCII letters of both cases among them.
+pub fn load_byte(c: usize, m: usize, k: usize) -> u8 {
+    ((c * 31 + m * 7 + k) % 256) as u8
+}
+
+/// `clients` connections open at once, each sending `messages` messages of
+/// `size` bytes and checking every echoed byte before its next message.
+/// Driven by up to 30 threads, each taking its connections in turn.
+/// Returns how long the messages took (connecting excluded).
+pub fn run_load(addr: SocketAddr, clients: usize, messages: usize, size: usize) -> Duration {
+    let threads = clients.clamp(1, 30);
+    let connected = Arc::new(std::sync::Barrier::new(threads + 1));
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let connected = connected.clone();
+            thread::spawn(move || {
+                let mine: Vec<usize> = (t..clients).step_by(threads).collect();
+                let socks: std::io::Result<Vec<TcpStream>> = mine
+                    .iter()
+                    .map(|_| {
+                        let s = TcpStream::connect(addr)?;
+                        s.set_read_timeout(Some(IO_TIMEOUT))?;
+                        s.set_write_timeout(Some(IO_TIMEOUT))?;
+                        s.set_nodelay(true)?;
+                        Ok(s)
+                    })
+                    .collect();
+                connected.wait(); // even on failure, or the main thread would wait forever
+                let mut socks = socks.expect("connect");
+                let mut echoed = vec![0u8; size];
+                for m in 0..messages {
+                    for (&c, sock) in mine.iter().zip(&mut socks) {
+                        let message: Vec<u8> = (0..size).map(|k| load_byte(c, m, k)).collect();
+                        sock.write_all(&message).expect("send");
+                    }
+                    for (&c, sock) in mine.iter().zip(&mut socks) {
+                        sock.read_exact(&mut echoed).expect("echo");
+                        for (k, &byte) in echoed.iter().enumerate() {
+                            let sent = load_byte(c, m, k);
+                            assert_eq!(
+                                byte,
+                                sent.to_ascii_uppercase(),
+                                "client {c} message {m} byte {k}"
+                            );
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    connected.wait();
+    let start = Instant::now();
+    for worker in workers {
+        worker.join().expect("a load thread failed");
+    }
+    start.elapsed()
+}

@@ -1,0 +1,41 @@
+//! Lesson 06's server when the process runs out of descriptors (`EMFILE`):
+//! it must refuse the extra clients cleanly (they wait in the backlog), keep
+//! serving the ones it has, and take new ones once descriptors are free.
+//!
+//! A file of its own because it lowers this process's descriptor limit for a
+//! moment (the child inherits it), which would upset tests running beside it.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use common::server::EchoServer;
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+const REACTOR: &str = env!("CARGO_BIN_EXE_06-reactor");
+
+/// Starts lesson 06 allowed only `limit` open descriptors.
+fn start_with_fd_limit(limit: u64) -> EchoServer {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, limit, hard).unwrap();
+    let server = EchoServer::start(REACTOR, &[]);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    server
+}
+
+#[test]
+fn running_out_of_descriptors_refuses_clients_cleanly_and_recovers() {
+    // 16 descriptors: stdio, epoll and its eventfd, the listener… room for a few clients.
+    let server = start_with_fd_limit(16);
+    let mut crowd: Vec<TcpStream> = (0..24).map(|_| server.connect()).collect();
+    server.wait_for_line("accept failed: Too many open files");
+    // Those already in are served while the rest wait in the backlog.
+    crowd[0].write_all(b"in").unwrap();
+    let mut echoed = [0u8; 2];
+    crowd[0].read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"IN");
+    // Room again: the waiting ones get in, then a newcomer, and it is served.
+    crowd.truncate(1);
+    server.assert_serves_fresh_client();
+}
