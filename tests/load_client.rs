@@ -13,11 +13,18 @@ mod load_client;
 #[path = "../benches/perf/echo_tokio.rs"]
 mod echo_tokio;
 
+#[allow(dead_code)]
+#[path = "../benches/perf/child.rs"]
+mod child;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::Duration;
 
+use std::process::Command;
+
+use child::ServerProcess;
 use load_client::{LoadClient, LoadPlan, MESSAGE_LEN};
 
 fn plan(addr: SocketAddr, connections: usize) -> LoadPlan {
@@ -61,6 +68,24 @@ fn every_reply_from_the_tokio_echo_server_checks_out() {
     assert_eq!(client.established(), 20);
     assert!(report.fewest_per_connection >= 1, "{report:?}");
     assert!(report.round_trips >= 20 * report.fewest_per_connection);
+}
+
+/// The bench's own path to lesson 06: a child process, found by its
+/// `listening on` line, under the load client, with zero errors.
+#[test]
+fn lesson_06_answers_every_ping_of_the_load_client() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_06-reactor"));
+    command
+        .args(["--port", "0", "--seconds", "30"])
+        .env("RUST_LOG", "warn");
+    let server = ServerProcess::start(command).unwrap();
+
+    let mut client = LoadClient::connect_all(plan(server.addr, 50)).unwrap();
+    let report = client.ping_pong(Duration::from_millis(300)).unwrap();
+
+    assert_eq!(client.errors(), 0, "errors: {:?}", client.first_errors());
+    assert_eq!(client.established(), 50);
+    assert!(report.fewest_per_connection >= 1, "{report:?}");
 }
 
 #[test]

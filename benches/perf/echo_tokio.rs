@@ -43,6 +43,7 @@ async fn accept_loop(listener: tokio::net::TcpListener) -> io::Result<()> {
     }
 }
 
+// ANCHOR: echo_upper
 /// One client: echo every byte upper-cased until it closes or fails.
 async fn echo_upper(mut stream: tokio::net::TcpStream) {
     let mut buf = [0u8; 1024];
@@ -57,3 +58,4 @@ async fn echo_upper(mut stream: tokio::net::TcpStream) {
         }
     }
 }
+// ANCHOR_END: echo_upper

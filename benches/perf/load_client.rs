@@ -323,6 +323,7 @@ impl LoadClient {
         self.set_interest(index, false);
     }
 
+    // ANCHOR: read_echo
     /// Reads the pong; when all 64 bytes are in, checks them and goes on.
     fn read_echo(&mut self, index: usize) {
         let conn = &mut self.connections[index];
@@ -351,6 +352,7 @@ impl LoadClient {
         }
         self.complete_round_trip(index);
     }
+    // ANCHOR_END: read_echo
 
     /// A checked pong: count it, then ping again or go idle.
     fn complete_round_trip(&mut self, index: usize) {
