@@ -29,17 +29,15 @@ mod micro;
 mod procfs;
 mod python;
 mod reactor;
+mod servers;
 mod sleepers;
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use child::ServerProcess;
-use load_client::{LoadClient, LoadPlan};
 use sleepers::SleepersResult;
 
 /// Benchmarks yieldloop against raw corosensei, tokio (current_thread) and
@@ -90,6 +88,8 @@ const SERVER_LIFETIME: Duration = Duration::from_secs(900);
 
 /// How much work each section does; `--quick` shrinks it.
 struct Settings {
+    /// Interleaved rounds of the sleeping-tasks and echo-server measurements.
+    rounds: usize,
     switches: u64,
     spawns: u64,
     repeats: usize,
@@ -103,6 +103,7 @@ impl Settings {
     fn new(quick: bool) -> Settings {
         if quick {
             Settings {
+                rounds: 1,
                 switches: 400_000,
                 spawns: 50_000,
                 repeats: 3,
@@ -113,12 +114,13 @@ impl Settings {
             }
         } else {
             Settings {
+                rounds: 3,
                 switches: 4_000_000,
                 spawns: 400_000,
                 repeats: 5,
                 python_switches: 200_000,
                 python_spawns: 100_000,
-                load_phase: Duration::from_secs(5),
+                load_phase: Duration::from_secs(3),
                 warm_up: Duration::from_millis(500),
             }
         }
@@ -190,10 +192,10 @@ fn main() -> ExitCode {
         rows.push(spawn_row(&settings));
     }
     if wanted(Section::Sleep) {
-        rows.extend(sleep_rows());
+        rows.extend(sleep_rows(&settings, &mut notes));
     }
     if wanted(Section::Net) {
-        rows.extend(net_rows(&settings, &mut notes));
+        rows.extend(servers::rows(&settings, &mut notes));
     }
     print!("{}", report(&rows, &notes));
     ExitCode::SUCCESS
@@ -292,20 +294,39 @@ fn spawn_row(s: &Settings) -> Row {
 
 // ─────────────────────── 3. 30,000 sleeping tasks ────────────────────────
 
-fn sleep_rows() -> Vec<Row> {
+fn sleep_rows(s: &Settings, notes: &mut Vec<String>) -> Vec<Row> {
     let tasks = SLEEPING_TASKS;
-    progress(&format!(
-        "sleep: {tasks} tasks × 1 s, one fresh child process per runtime"
-    ));
-    let tokio = sleepers_child(ChildRole::SleepersTokio, tasks);
-    let yieldloop = sleepers_child(ChildRole::SleepersYieldloop, tasks);
+    // Interleaved rounds, median of each: see `servers.rs` for why.
+    let (mut yl_runs, mut tokio_runs) = (Vec::new(), Vec::new());
+    for round in 1..=s.rounds {
+        progress(&format!(
+            "sleep: {tasks} tasks × 1 s, a fresh child process per runtime, round {round}/{}",
+            s.rounds
+        ));
+        yl_runs.push(sleepers_child(ChildRole::SleepersYieldloop, tasks));
+        tokio_runs.push(sleepers_child(ChildRole::SleepersTokio, tasks));
+    }
     progress("sleep: asyncio");
-    let asyncio = python::run("sleepers", tasks)
-        .and_then(|line| SleepersResult::parse(&line).ok_or(format!("python3 printed {line:?}")));
-    let wall = |r: &Result<SleepersResult, String>| r.clone().map(|r| r.wall.as_secs_f64());
-    let per_task = |r: &Result<SleepersResult, String>| r.clone().map(|r| r.bytes_per_task(tasks));
-    let (yl_wall, tokio_wall) = (wall(&yieldloop), wall(&tokio));
-    let (yl_rss, tokio_rss) = (per_task(&yieldloop), per_task(&tokio));
+    let asyncio = vec![python::run("sleepers", tasks)
+        .and_then(|line| SleepersResult::parse(&line).ok_or(format!("python3 printed {line:?}")))];
+    let wall = |r: &SleepersResult| r.wall.as_secs_f64();
+    let per_task = |r: &SleepersResult| r.bytes_per_task(tasks);
+    for (name, runs) in [("yieldloop", &yl_runs), ("tokio", &tokio_runs)] {
+        let walls: Vec<String> = runs
+            .iter()
+            .flatten()
+            .map(|r| format!("{:.3}", wall(r)))
+            .collect();
+        notes.push(format!(
+            "{name}, sleeping tasks, every round: {} s",
+            walls.join(" / ")
+        ));
+    }
+    let (yl_wall, tokio_wall) = (median_of(&yl_runs, wall), median_of(&tokio_runs, wall));
+    let (yl_rss, tokio_rss) = (
+        median_of(&yl_runs, per_task),
+        median_of(&tokio_runs, per_task),
+    );
     vec![
         Row {
             measurement: format!(
@@ -318,7 +339,7 @@ fn sleep_rows() -> Vec<Row> {
             }),
             yieldloop: yl_wall,
             tokio: tokio_wall,
-            asyncio: Some(wall(&asyncio)),
+            asyncio: Some(median_of(&asyncio, wall)),
             corosensei: None,
             format: |v| format!("{v:.3}"),
             target: "within 10 % of tokio".into(),
@@ -330,12 +351,25 @@ fn sleep_rows() -> Vec<Row> {
                 .map_or(String::new(), |(y, t)| format!("{:.1}× tokio's", y / t)),
             yieldloop: yl_rss,
             tokio: tokio_rss,
-            asyncio: Some(per_task(&asyncio)),
+            asyncio: Some(median_of(&asyncio, per_task)),
             corosensei: None,
             format: |v| format!("{:.2}", v / 1024.0),
             target: "≤ 8 KiB".into(),
         },
     ]
+}
+
+/// The median of `figure` over `runs`, or the first run's error.
+fn median_of<T>(runs: &[Result<T, String>], figure: impl Fn(&T) -> f64) -> Figure {
+    let mut values = Vec::new();
+    for run in runs {
+        values.push(figure(run.as_ref().map_err(Clone::clone)?));
+    }
+    values.sort_by(f64::total_cmp);
+    values
+        .get(values.len() / 2)
+        .copied()
+        .ok_or_else(|| "no runs".to_string())
 }
 
 /// Runs this executable as `--child ROLE` and parses its `sleepers` line.
@@ -349,207 +383,6 @@ fn sleepers_child(role: ChildRole, tasks: u64) -> Result<SleepersResult, String>
     command.args(["--child", &name, "--tasks", &tasks.to_string()]);
     let output = child::output_within(command, Duration::from_secs(120))?;
     SleepersResult::parse(&output).ok_or_else(|| format!("child printed {output:?}"))
-}
-
-// ─────────────────────────── 4. network servers ──────────────────────────
-
-/// Lesson 06's server binary, built by cargo alongside this bench.
-fn lesson_06_binary() -> Option<PathBuf> {
-    option_env!("CARGO_BIN_EXE_06-reactor").map(PathBuf::from)
-}
-
-/// What one server achieved under the load client.
-struct ServerFigures {
-    /// Messages per second at each of `LOAD_SIZES`.
-    per_second: Vec<f64>,
-    /// Server CPU milliseconds per 1,000 messages at each of `LOAD_SIZES`.
-    cpu_ms_per_1000: Vec<f64>,
-    /// Connections established and still open after the C10k ping-pong.
-    c10k_held: usize,
-    /// Descriptors the server had open during the C10k ping-pong.
-    c10k_server_fds: usize,
-    c10k_per_second: f64,
-    c10k_fewest_round_trips: u64,
-    /// Client-side errors over all phases (every byte is checked).
-    errors: usize,
-}
-
-fn net_rows(s: &Settings, notes: &mut Vec<String>) -> Vec<Row> {
-    check_port_range(notes);
-    let tokio = match std::env::current_exe() {
-        Ok(exe) => {
-            let mut server = Command::new(exe);
-            server.args(["--child", "serve-tokio"]);
-            measure_server("tokio", server, s, notes)
-        }
-        Err(e) => Err(format!("cannot find this executable: {e}")),
-    };
-    let yieldloop = match lesson_06_binary() {
-        Some(path) => {
-            let mut lesson = Command::new(path);
-            let lifetime = SERVER_LIFETIME.as_secs().to_string();
-            lesson.args(["--port", "0", "--seconds", &lifetime]);
-            // Per-connection log lines would cost the server CPU that the
-            // tokio server does not spend; the loop is what we measure.
-            lesson.env("RUST_LOG", "warn");
-            measure_server("lesson 06", lesson, s, notes)
-        }
-        None => Err("lesson 06-reactor is not built yet (reactor branch not merged)".into()),
-    };
-    net_table(&yieldloop, &tokio)
-}
-
-/// Starts one server and runs the load client against it: 100 and 1,000
-/// connections for throughput and CPU, then 10,000 held at once.
-fn measure_server(
-    name: &str,
-    command: Command,
-    s: &Settings,
-    notes: &mut Vec<String>,
-) -> Result<ServerFigures, String> {
-    let server = ServerProcess::start(command).map_err(|e| format!("{name}: {e}"))?;
-    let mut figures = ServerFigures {
-        per_second: Vec::new(),
-        cpu_ms_per_1000: Vec::new(),
-        c10k_held: 0,
-        c10k_server_fds: 0,
-        c10k_per_second: 0.0,
-        c10k_fewest_round_trips: 0,
-        errors: 0,
-    };
-    for connections in LOAD_SIZES {
-        progress(&format!(
-            "net: {name}, {connections} connections, {:?} of ping-pong",
-            s.load_phase
-        ));
-        let mut client = connect(&server, connections)?;
-        client.ping_pong(s.warm_up).map_err(|e| e.to_string())?;
-        let cpu_before = procfs::cpu_time(server.pid()).map_err(|e| e.to_string())?;
-        let report = client.ping_pong(s.load_phase).map_err(|e| e.to_string())?;
-        let cpu = procfs::cpu_time(server.pid()).map_err(|e| e.to_string())? - cpu_before;
-        figures.per_second.push(report.per_second());
-        let per_1000 = cpu.as_secs_f64() * 1e3 / (report.round_trips.max(1) as f64 / 1e3);
-        figures.cpu_ms_per_1000.push(per_1000);
-        figures.errors += note_errors(name, &client, notes);
-    }
-    progress(&format!(
-        "net: {name}, C10k: connecting {C10K} clients (paced)"
-    ));
-    let started = Instant::now();
-    let mut client = connect(&server, C10K)?;
-    progress(&format!(
-        "net: {name}, C10k: {} connected in {:.1} s; ping-pong for {:?}",
-        client.established(),
-        started.elapsed().as_secs_f64(),
-        s.load_phase
-    ));
-    let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid())).map_or(0, |d| d.count());
-    let report = client.ping_pong(s.load_phase).map_err(|e| e.to_string())?;
-    figures.c10k_held = client.established();
-    figures.c10k_server_fds = fds;
-    figures.c10k_per_second = report.per_second();
-    figures.c10k_fewest_round_trips = report.fewest_per_connection;
-    figures.errors += note_errors(name, &client, notes);
-    Ok(figures)
-}
-
-/// Opens `connections` paced connections to `server`.
-fn connect(server: &ServerProcess, connections: usize) -> Result<LoadClient, String> {
-    LoadClient::connect_all(LoadPlan {
-        addr: server.addr,
-        connections,
-        // Half the server's backlog of 1,024: the accept queue never overflows.
-        max_connecting: 512,
-        stall_timeout: Duration::from_secs(5),
-    })
-    .map_err(|e| e.to_string())
-}
-
-/// Copies a client's first errors into the report's notes; returns the count.
-fn note_errors(name: &str, client: &LoadClient, notes: &mut Vec<String>) -> usize {
-    for error in client.first_errors() {
-        notes.push(format!("{name}: {error}"));
-    }
-    client.errors()
-}
-
-/// C10k needs a local port per connection; say so if the range is too small.
-fn check_port_range(notes: &mut Vec<String>) {
-    if let Some((low, high)) = procfs::ephemeral_ports() {
-        if ((high - low + 1) as usize) < C10K + 1_000 {
-            notes.push(format!(
-                "ephemeral port range {low}-{high} is small for {C10K} connections \
-                 (widen net.ipv4.ip_local_port_range)"
-            ));
-        }
-    }
-}
-
-fn net_table(
-    yieldloop: &Result<ServerFigures, String>,
-    tokio: &Result<ServerFigures, String>,
-) -> Vec<Row> {
-    // One figure from each server, or the reason that server has none.
-    let pick = |figure: &dyn Fn(&ServerFigures) -> f64| -> (Figure, Figure) {
-        let one = |r: &Result<ServerFigures, String>| r.as_ref().map(figure).map_err(Clone::clone);
-        (one(yieldloop), one(tokio))
-    };
-    let ratio = |y: &Figure, t: &Figure| {
-        both(y, t).map_or(String::new(), |(y, t)| format!("{:.2}×", y / t))
-    };
-    let mut rows = Vec::new();
-    for (i, size) in LOAD_SIZES.iter().enumerate() {
-        let (y, t) = pick(&|f| f.per_second[i]);
-        let measurement = format!("echo, {} connections: messages/s", thousands(*size as f64));
-        let met = both(&y, &t).map(|(y, t)| y >= t);
-        rows.push(Row::servers(measurement, ratio(&y, &t), y, t, thousands).target("≥ tokio", met));
-    }
-    for (i, size) in LOAD_SIZES.iter().enumerate() {
-        let (y, t) = pick(&|f| f.cpu_ms_per_1000[i]);
-        let measurement = format!(
-            "echo, {} connections: server CPU ms per 1,000 messages",
-            thousands(*size as f64)
-        );
-        let met = both(&y, &t).map(|(y, t)| y < t);
-        rows.push(
-            Row::servers(measurement, ratio(&y, &t), y, t, one_decimal).target("< tokio", met),
-        );
-    }
-    let (y, t) = pick(&|f| f.c10k_held as f64);
-    let met = y.as_ref().ok().map(|h| *h as usize == C10K);
-    let measurement = format!(
-        "C10k: connections held open (of {})",
-        thousands(C10K as f64)
-    );
-    rows.push(
-        Row::servers(measurement, String::new(), y, t, thousands)
-            .target(&thousands(C10K as f64), met),
-    );
-    let (y, t) = pick(&|f| f.c10k_server_fds as f64);
-    rows.push(Row::servers(
-        "C10k: server descriptors open during ping-pong",
-        String::new(),
-        y,
-        t,
-        thousands,
-    ));
-    let (y, t) = pick(&|f| f.c10k_per_second);
-    rows.push(Row::servers(
-        "C10k: messages/s with 10,000 connections",
-        ratio(&y, &t),
-        y,
-        t,
-        thousands,
-    ));
-    let (y, t) = pick(&|f| f.c10k_fewest_round_trips as f64);
-    let met = y.as_ref().ok().map(|n| *n >= 1.0);
-    let measurement = "C10k: fewest round trips made by one connection";
-    rows.push(Row::servers(measurement, String::new(), y, t, thousands).target("≥ 1", met));
-    let (y, t) = pick(&|f| f.errors as f64);
-    let met = y.as_ref().ok().map(|e| *e == 0.0);
-    let measurement = "load client errors, all phases (every byte checked)";
-    rows.push(Row::servers(measurement, String::new(), y, t, thousands).target("0", met));
-    rows
 }
 
 // ──────────────────────────────── the report ──────────────────────────────
