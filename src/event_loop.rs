@@ -27,7 +27,7 @@
 //! * **ready** is asyncio's `_ready`: what runs in the next iteration. Tasks
 //!   are queued by key (no allocation); callbacks are boxed closures.
 //! * **timers** is asyncio's `_scheduled` (see [`crate::timers`]).
-//! * **run_once** is asyncio's `_run_once`, whole, in [`Core::run_once`].
+//! * **run_once** is asyncio's `_run_once`, whole, in `Core::run_once`.
 //!
 //! The loop is single-threaded and `!Send`: everything lives in one `Rc`,
 //! mutated through `RefCell`s that are never borrowed while a task runs, so a
@@ -50,7 +50,7 @@ use tracing::{debug, error};
 use crate::clock::Clock;
 use crate::future::Future;
 use crate::selector::{Event, Interest, Selector, SelectorKind};
-use crate::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE};
+use crate::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::task::{
     self, current_ptr, set_current, task_body, Completion, JoinHandle, Task, TaskError, TaskState,
 };
@@ -102,10 +102,12 @@ impl Builder {
     }
 
     /// Bytes of stack for each task (address space; only touched pages use
-    /// memory). Too small and a deep call overflows into the guard page,
-    /// which kills the process with SIGSEGV: there is no recovering from it.
+    /// memory), at least [`MIN_STACK_SIZE`]: a task's own machinery needs a
+    /// few KiB in a debug build. Too small for what the task calls, and it
+    /// overflows into the guard page, which kills the process with SIGSEGV:
+    /// there is no recovering from it.
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.stack_size = bytes;
+        self.stack_size = bytes.max(MIN_STACK_SIZE);
         self
     }
 
@@ -174,9 +176,9 @@ pub(crate) struct Core {
     events: RefCell<Vec<Event>>,
     /// Stacks for new tasks.
     stacks: RefCell<StackPool>,
-    /// How many tasks are suspended in `WaitingIo`. While it is zero no
-    /// descriptor is armed (registrations are one-shot and re-armed only by
-    /// a waiting task), so `select` could only time out and is skipped.
+    /// How many tasks are suspended in `WaitingIo`. While it is zero nothing
+    /// `select` could report would wake anyone (`wake` ignores reports for
+    /// tasks that are not waiting on I/O), so it is skipped.
     io_waiters: Cell<usize>,
     /// Set by `stop()`; `run_forever` returns after the current iteration.
     stopping: Cell<bool>,
@@ -259,6 +261,9 @@ impl Core {
         let mut events = self.events.borrow_mut();
         let timeout = if jump { Some(Duration::ZERO) } else { timeout };
         self.selector.borrow_mut().select(timeout, &mut events)?;
+        if !events.is_empty() {
+            debug!(events = events.len(), ?timeout, "select returned");
+        }
         for event in events.iter() {
             self.wake(event.key, TaskState::WaitingIo);
         }

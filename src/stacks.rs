@@ -49,6 +49,11 @@ use corosensei::stack::{DefaultStack, Stack, StackPointer};
 /// generous; a test runs a deep debug-mode recursion on it.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
+/// The smallest stack [`crate::Builder::stack_size`] accepts: enough for a
+/// task's own frames (`task_body`, `catch_unwind`, a switch) in a debug
+/// build, where 4 KiB is not.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
 /// How many finished stacks the pool keeps for good. Each keeps the pages its
 /// last task touched; more than this are given back when the loop is idle.
 pub const DEFAULT_POOL_LIMIT: usize = 1024;
@@ -84,7 +89,7 @@ pub fn live_stacks() -> usize {
 
 /// The most task stacks this process may map: the mappings
 /// `vm.max_map_count` allows, minus those in use when first asked and
-/// [`MAPPINGS_KEPT_FOR_THE_REST`], halved (a stack and its guard page are
+/// `MAPPINGS_KEPT_FOR_THE_REST` (1,024), halved (a stack and its guard page are
 /// two). Where there is no `/proc` (macOS), there is no such limit.
 pub fn stack_ceiling() -> usize {
     static CEILING: OnceLock<usize> = OnceLock::new();
@@ -106,7 +111,22 @@ pub fn stack_ceiling() -> usize {
 /// happens (the pool, a finished task, a loop dropped with tasks suspended).
 pub struct TaskStack {
     stack: DefaultStack,
+    /// How far below the top of the mapping the task's stack starts. Every
+    /// mapping starts on a page boundary, so without this every task's
+    /// hottest bytes (the registers saved at a switch) would sit at the same
+    /// offset within a page, compete for the same few CPU cache sets, and
+    /// evict each other when a thousand tasks take turns. Varying the start
+    /// ("cache colouring") spreads them out.
+    colour: usize,
 }
+
+/// Successive stacks start this many bytes apart within their first page,
+/// cycling through [`COLOURS`] offsets.
+const COLOUR_STEP: usize = 64 + 16;
+/// How many different starting offsets there are.
+const COLOURS: usize = 48;
+/// Stacks smaller than this start at the very top (no colour).
+const COLOURED_FROM: usize = 64 * 1024;
 
 impl TaskStack {
     fn map(size: usize) -> Result<TaskStack, NoStack> {
@@ -116,7 +136,15 @@ impl TaskStack {
             format!("{live} task stacks are mapped, the most this process can hold")
         } else {
             match DefaultStack::new(size) {
-                Ok(stack) => return Ok(TaskStack { stack }),
+                Ok(stack) => {
+                    // Small stacks cannot spare the bytes.
+                    let colour = if size >= COLOURED_FROM {
+                        (live % COLOURS) * COLOUR_STEP
+                    } else {
+                        0
+                    };
+                    return Ok(TaskStack { stack, colour });
+                }
                 Err(error) => format!("mmap failed: {error}"),
             }
         };
@@ -131,12 +159,17 @@ impl Drop for TaskStack {
     }
 }
 
-// SAFETY: we hand corosensei exactly the bounds of the `DefaultStack` we own,
-// which meets the trait's contract (guard page, minimum size) by itself.
+// SAFETY: we hand corosensei the bounds of the `DefaultStack` we own, with the
+// top lowered by at most 48 × 80 bytes (under a page, 16-byte aligned, and
+// only for stacks of 64 KiB or more): the guard page is untouched and far
+// more than the trait's minimum size stays usable.
 unsafe impl Stack for TaskStack {
     #[inline]
     fn base(&self) -> StackPointer {
-        self.stack.base()
+        let top = self.stack.base().get() - self.colour;
+        // The colour is a multiple of 16 below a page-aligned top, so `top`
+        // keeps the alignment corosensei needs and is far from zero.
+        StackPointer::new(top).unwrap_or(self.stack.base())
     }
 
     #[inline]

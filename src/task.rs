@@ -10,7 +10,7 @@
 //!
 //! asyncio finds the running task through `_current_tasks[loop]`; a generator
 //! would have to hand a yielder down every call. We keep one thread-local,
-//! [`CURRENT`], pointing at the [`Running`] record on the running task's own
+//! `CURRENT`, pointing at the `Running` record on the running task's own
 //! stack. The record holds what suspending needs: the loop, the task's key, and
 //! corosensei's `Yielder`.
 //!

@@ -320,3 +320,24 @@ fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
     assert!(refused >= 100);
     assert!(message.unwrap().contains("vm.max_map_count"));
 }
+
+#[test]
+fn small_stacks_work_for_shallow_tasks() {
+    for size in [4096, 16 * 1024, 64 * 1024] {
+        let mut event_loop = Builder::new().stack_size(size).build().unwrap();
+        let sum = event_loop
+            .run_until_complete(|| {
+                let handles: Vec<_> = (0..100u64)
+                    .map(|n| {
+                        spawn("small", move || {
+                            yield_now().unwrap();
+                            n
+                        })
+                    })
+                    .collect();
+                gather(handles).into_iter().map(Result::unwrap).sum::<u64>()
+            })
+            .unwrap();
+        assert_eq!(sum, 4950, "stack size {size}");
+    }
+}

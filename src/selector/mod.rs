@@ -15,12 +15,17 @@
 //! The key is a plain `usize`: the reactor passes the waiting task's slab key,
 //! so an event names the task to wake without any lookup.
 //!
-//! **One difference from Python: every registration fires once.** After a
-//! descriptor is reported, the selector stops watching it until `modify`
-//! re-arms it (epoll's `EPOLLONESHOT`, the `polling` crate's default). A task
-//! re-arms just before it suspends, so the selector only ever watches the
-//! descriptors somebody is waiting on right now, and a socket that stays
-//! readable while its task is busy elsewhere cannot make `select` spin.
+//! **One difference from Python: a registration is armed, not permanent.**
+//! Python's selectors are level-triggered: a readable socket is reported by
+//! every `select` until it is read, which would make a loop spin while the
+//! socket's task is busy elsewhere. So here a task *arms* its descriptor
+//! (`register` the first time, `modify` after) just before it suspends, and
+//! the selector promises only this: readiness that arrives after arming is
+//! reported at least once. It may be reported more than once, or when nobody
+//! waits any more; the reactor ignores reports for tasks that are not waiting
+//! on I/O. The select(2) backend disarms a descriptor after reporting it
+//! (one-shot, like epoll's `EPOLLONESHOT`); the epoll backend is
+//! edge-triggered and stays armed, which makes re-arming free.
 //!
 //! Readiness is a hint, not a promise: a descriptor reported readable may
 //! still answer `WouldBlock` (another reader got there first, or the wake-up
@@ -85,9 +90,10 @@ pub struct Event {
 /// Something that waits on many descriptors at once and reports which are ready.
 ///
 /// Semantics shared by every backend: one registration per descriptor;
-/// each registration fires once and is disarmed until [`modify`](Selector::modify)
-/// re-arms it (see the module comment); [`select`](Selector::select) may
-/// return early with no events (a signal interrupted it).
+/// readiness that arrives after `register` or [`modify`](Selector::modify)
+/// is reported at least once, and reports may repeat or be spurious (see the
+/// module comment); [`select`](Selector::select) may return early with no
+/// events (a signal interrupted it).
 pub trait Selector {
     /// Starts watching `fd` for `interest`, reporting it under `key`.
     ///
@@ -105,7 +111,7 @@ pub trait Selector {
         interest: Interest,
     ) -> io::Result<()>;
 
-    /// Changes (and re-arms) the interest and key of a registered descriptor.
+    /// Re-arms a registered descriptor, possibly with a new key or interest.
     fn modify(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()>;
 
     /// Stops watching `fd`. Call it before closing the descriptor.
@@ -151,8 +157,9 @@ mod tests {
     use std::os::unix::net::UnixStream;
 
     /// Both backends behave the same on the basics: nothing ready, then one
-    /// event under the right key, then nothing (fired once), then re-armed.
-    fn fires_once_then_rearms(mut selector: Box<dyn Selector>) {
+    /// event under the right key, then nothing more until new readiness or a
+    /// re-arm with a new key.
+    fn reports_once_per_arming(mut selector: Box<dyn Selector>) {
         let (mut a, b) = UnixStream::pair().unwrap();
         let mut events = Vec::new();
         // SAFETY: `b` outlives the registration; it is unregistered below.
@@ -173,7 +180,7 @@ mod tests {
         assert!(events[0].readable);
 
         selector.select(Some(Duration::ZERO), &mut events).unwrap();
-        assert!(events.is_empty(), "{}: one-shot", selector.name());
+        assert!(events.is_empty(), "{}: reported once", selector.name());
 
         selector.modify(b.as_fd(), 8, Interest::READABLE).unwrap();
         selector
@@ -184,12 +191,12 @@ mod tests {
     }
 
     #[test]
-    fn polling_backend_fires_once_then_rearms() {
-        fires_once_then_rearms(SelectorKind::Polling.open().unwrap());
+    fn polling_backend_reports_once_per_arming() {
+        reports_once_per_arming(SelectorKind::Polling.open().unwrap());
     }
 
     #[test]
-    fn select_backend_fires_once_then_rearms() {
-        fires_once_then_rearms(SelectorKind::Select.open().unwrap());
+    fn select_backend_reports_once_per_arming() {
+        reports_once_per_arming(SelectorKind::Select.open().unwrap());
     }
 }

@@ -12,9 +12,10 @@
 //! * **Work per call grows with what is watched.** Every call rebuilds the
 //!   sets and the kernel scans every descriptor up to the highest one.
 //!
-//! select(2) is level-triggered: it reports a ready descriptor on every call.
-//! The [`Selector`] contract is one-shot, so after reporting a descriptor we
-//! disarm it ourselves until `modify` re-arms it.
+//! select(2) is level-triggered: it reports a ready descriptor on every call,
+//! which would make the loop spin on a socket whose task is busy elsewhere.
+//! So after reporting a descriptor we disarm it ourselves until `modify`
+//! re-arms it (one-shot).
 
 use std::collections::BTreeMap;
 use std::io;
