@@ -44,7 +44,7 @@ use sleepers::SleepersResult;
 /// Python's asyncio, and prints a Markdown table.
 #[derive(Parser, Debug)]
 struct Args {
-    /// A short run: fewer iterations and 1.5 s load phases (about a minute).
+    /// A short run: one round, fewer iterations, 1.5 s load phases (under a minute).
     #[arg(long)]
     quick: bool,
     /// Measure only these sections (default: all).
@@ -114,14 +114,14 @@ impl Settings {
             }
         } else {
             Settings {
-                rounds: 3,
+                rounds: 5,
                 switches: 4_000_000,
                 spawns: 400_000,
                 repeats: 5,
                 python_switches: 200_000,
                 python_spawns: 100_000,
-                load_phase: Duration::from_secs(3),
-                warm_up: Duration::from_millis(500),
+                load_phase: Duration::from_secs(2),
+                warm_up: Duration::from_millis(300),
             }
         }
     }

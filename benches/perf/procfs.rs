@@ -53,6 +53,31 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
     ))
 }
 
+/// CPU time the whole machine has spent busy so far, all cores together,
+/// including `steal` (time the hypervisor gave our virtual CPUs to someone
+/// else). With [`cpu_time`] of the client and the server it tells how much
+/// of a measurement's machine went to *other* work.
+pub fn machine_busy() -> io::Result<Duration> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| io::Error::other("no cpu line in /proc/stat"))?;
+    // cpu  user nice system idle iowait irq softirq steal …
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    Ok(Duration::from_secs_f64(
+        busy as f64 / clock_ticks_per_second(),
+    ))
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux almost everywhere).
 /// It is also the resolution of [`cpu_time`]: 10 ms at 100 Hz.
 fn clock_ticks_per_second() -> f64 {
