@@ -353,13 +353,13 @@ fn table(yieldloop: &Contender, tokio: &Contender) -> Vec<Row> {
     let ratio = |y: &Figure, t: &Figure| {
         both(y, t).map_or(String::new(), |(y, t)| format!("{:.2}×", y / t))
     };
+    let rounds = |i: usize, figure: fn(&Sample) -> f64, pick: Pick| {
+        let one = |c: &Contender| c.over_rounds(i, figure, pick);
+        (one(yieldloop), one(tokio))
+    };
     let mut rows = Vec::new();
     for (i, size) in LOAD_SIZES.iter().enumerate() {
-        let rate = |s: &Sample| s.per_second;
-        let (y, t) = (
-            yieldloop.over_rounds(i, rate, Pick::Best),
-            tokio.over_rounds(i, rate, Pick::Best),
-        );
+        let (y, t) = rounds(i, |s| s.per_second, Pick::Best);
         let measurement = format!(
             "echo, {} connections: messages/s (best round)",
             thousands(*size as f64)
@@ -368,11 +368,7 @@ fn table(yieldloop: &Contender, tokio: &Contender) -> Vec<Row> {
         rows.push(Row::servers(measurement, ratio(&y, &t), y, t, thousands).target("≥ tokio", met));
     }
     for (i, size) in LOAD_SIZES.iter().enumerate() {
-        let cpu = |s: &Sample| s.cpu_ms_per_1000;
-        let (y, t) = (
-            yieldloop.over_rounds(i, cpu, Pick::Median),
-            tokio.over_rounds(i, cpu, Pick::Median),
-        );
+        let (y, t) = rounds(i, |s| s.cpu_ms_per_1000, Pick::Median);
         let measurement = format!(
             "echo, {} connections: server CPU ms per 1,000 messages (median)",
             thousands(*size as f64)
