@@ -98,7 +98,9 @@ pub fn machine_description() -> String {
         .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
         .map(|(_, name)| name.trim().to_string())
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // Count the processors the kernel lists, not `available_parallelism`,
+    // which shrinks to one once the bench has pinned itself to a CPU.
+    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{model}, {cores} cores, Linux {}", kernel.trim())
 }
