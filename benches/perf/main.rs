@@ -59,6 +59,16 @@ struct Args {
     /// Internal: how many sleeping tasks a `sleepers-*` child starts.
     #[arg(long, hide = true, default_value_t = SLEEPING_TASKS)]
     tasks: u64,
+    /// Instead of benchmarking, run only the load client against the
+    /// upper-casing echo server at this address (for example your own).
+    #[arg(long, value_name = "HOST:PORT")]
+    load: Option<std::net::SocketAddr>,
+    /// With --load: connections to hold.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// With --load: seconds of ping-pong.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -181,6 +191,9 @@ fn main() -> ExitCode {
     if let Some(role) = args.child {
         return run_child(role, args.tasks);
     }
+    if let Some(addr) = args.load {
+        return load_only(addr, args.connections, args.seconds);
+    }
     let settings = Settings::new(args.quick);
     let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
     let mut rows = Vec::new();
@@ -199,6 +212,36 @@ fn main() -> ExitCode {
     }
     print!("{}", report(&rows, &notes));
     ExitCode::SUCCESS
+}
+
+/// `--load HOST:PORT`: the load client alone, printing what it achieved.
+/// Handy to profile a server (`perf stat -p PID`) under a known load.
+fn load_only(addr: std::net::SocketAddr, connections: usize, seconds: f64) -> ExitCode {
+    let plan = servers::plan(addr, connections);
+    let phase = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(5));
+    let outcome = load_client::LoadClient::connect_all(plan).and_then(|mut client| {
+        let report = client.ping_pong(phase)?;
+        Ok((report, client.established(), client.errors()))
+    });
+    match outcome {
+        Ok((report, held, errors)) => {
+            println!(
+                "{} round trips in {:.2} s ({} messages/s) on {held} connections, {errors} errors",
+                report.round_trips,
+                report.elapsed.as_secs_f64(),
+                thousands(report.per_second())
+            );
+            if errors == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("perf --load {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The hidden child roles: one measurement in a fresh process, or a server.

@@ -100,7 +100,10 @@ pub fn machine_description() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     // Count the processors the kernel lists, not `available_parallelism`,
     // which shrinks to one once the bench has pinned itself to a CPU.
-    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{model}, {cores} cores, Linux {}", kernel.trim())
 }

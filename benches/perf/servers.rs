@@ -319,14 +319,18 @@ impl Contender {
 
 /// Opens `connections` paced connections to `server`.
 fn connect(server: &ServerProcess, connections: usize) -> Result<LoadClient, String> {
-    LoadClient::connect_all(LoadPlan {
-        addr: server.addr,
+    LoadClient::connect_all(plan(server.addr, connections)).map_err(|e| e.to_string())
+}
+
+/// How the bench loads a server at `addr`.
+pub fn plan(addr: std::net::SocketAddr, connections: usize) -> LoadPlan {
+    LoadPlan {
+        addr,
         connections,
         // Half the server's backlog of 1,024: the accept queue never overflows.
         max_connecting: 512,
         stall_timeout: std::time::Duration::from_secs(5),
-    })
-    .map_err(|e| e.to_string())
+    }
 }
 
 /// Copies a client's first errors into the report's notes; returns the count.
