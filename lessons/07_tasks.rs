@@ -113,7 +113,7 @@ fn lookup_with_callback(
 ) {
     let answer = match name {
         "example.org" => Ok("93.184.215.14".to_string()),
-        _ => Err(LookupError(name.to_string())),
+        _ => Err(LookupError::NoSuchHost(name.to_string())),
     };
     let _ = handle.call_later(secs(0.1), move || on_done(answer));
 }
@@ -124,7 +124,7 @@ fn lookup_with_callback(
 fn lookup(name: &str) -> Result<String, LookupError> {
     let future = Future::new();
     let on_done = future.clone();
-    let handle = Handle::current().map_err(|_| LookupError(name.to_string()))?;
+    let handle = Handle::current().map_err(|e| LookupError::NotInTask(e.to_string()))?;
     lookup_with_callback(&handle, name, move |answer| {
         let _ = on_done.complete(answer); // the API calls back once: cannot be done twice
     });
@@ -132,22 +132,30 @@ fn lookup(name: &str) -> Result<String, LookupError> {
 }
 // ANCHOR_END: no_more_callbacks
 
-/// `lookup` failed: the name is unknown (or we were not in a task).
+/// Why `lookup` failed.
 #[derive(Debug)]
-struct LookupError(String);
+enum LookupError {
+    /// The name is unknown.
+    NoSuchHost(String),
+    /// `lookup` was called outside a task, where nothing can wait.
+    NotInTask(String),
+}
 
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no address for {:?}", self.0)
+        match self {
+            LookupError::NoSuchHost(name) => write!(f, "no address for {name:?}"),
+            LookupError::NotInTask(why) => f.write_str(why),
+        }
     }
 }
 
 impl Error for LookupError {}
 
-/// `Future::wait` reports "not in a task" through the error type.
+/// `Future::wait` reports "not in a task" through the future's error type.
 impl From<yieldloop::WaitError> for LookupError {
     fn from(error: yieldloop::WaitError) -> Self {
-        LookupError(error.to_string())
+        LookupError::NotInTask(error.to_string())
     }
 }
 

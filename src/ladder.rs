@@ -63,6 +63,13 @@ pub const LESSONS: &[Lesson] = &[
         chapter: "lesson-04-sleep.md",
     },
     Lesson {
+        bin: "05-select-echo",
+        title: "select(2): one thread, many clients",
+        summary: "tasks wait to read or write sockets; one loop runs timers and select(2)",
+        source: "lessons/05_select_echo.rs",
+        chapter: "lesson-05-select-echo.md",
+    },
+    Lesson {
         bin: "06-reactor",
         title: "The reactor",
         summary: "asyncio's run_once: ready queue, timer heap, epoll; sockets that look blocking",

@@ -14,6 +14,9 @@
 //! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
 //! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
 //! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
+//! | [`select_loop`] | 05   | sleepers, `to_read`, `to_write` and select(2)        |
+//! | [`sock`]      | 05     | `sock_accept`/`sock_recv`/`sock_sendall` for tasks   |
+//! | [`descriptors`] | 05   | the open-files limit; holding low descriptor numbers |
 //! | [`selector`]  | 06     | Python's `selectors`: epoll/kqueue or select(2)      |
 //! | [`timers`]    | 06     | timers by (deadline, seq), cancellable               |
 //! | [`stacks`]    | 06     | task stacks, pooled; the `vm.max_map_count` ceiling  |
@@ -27,6 +30,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod descriptors;
 pub mod event_loop;
 pub mod future;
 pub mod generator;
@@ -34,7 +38,9 @@ pub mod ladder;
 pub mod net;
 pub mod request;
 pub mod run;
+pub mod select_loop;
 pub mod selector;
+pub mod sock;
 pub mod stacks;
 pub mod task;
 pub mod tcp;

@@ -2,10 +2,12 @@
 //!
 //! In the slides a generator yields a bare number, "wake me in this many
 //! seconds". Real loops need to be asked for more than that, so the request is
-//! an `enum` from the start: later lessons add variants (wait until a socket
-//! can be read, or written) and every scheduler must say what it does with
-//! each, because Rust's `match` will not let it forget one.
+//! an `enum` from the start: lesson 05 adds "wake me when this socket can be
+//! read, or written" (Beazley's `yield 'recv', sock`), and every scheduler must
+//! say what it does with each variant, because Rust's `match` will not let it
+//! forget one.
 
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// A coroutine's request to the scheduler that resumed it.
@@ -13,6 +15,13 @@ use std::time::Duration;
 pub enum Request {
     /// Resume me once this much time has passed (the slides' `yield 0.5`).
     Sleep(Duration),
+    /// Resume me when this descriptor can be read without blocking, or has a
+    /// connection to accept (lesson 05). The task keeps owning its socket; the
+    /// request only names the descriptor, which stays open because the task
+    /// that owns it is suspended, not dropped, until the loop resumes it.
+    Read(RawFd),
+    /// Resume me when this descriptor can be written without blocking (lesson 05).
+    Write(RawFd),
 }
 
 /// Seconds as a [`Duration`], so lessons can write `secs(0.5)` like Python's

@@ -20,7 +20,6 @@
 //! Finding the minimum by scanning is O(n) per step; lesson 06's reactor keeps
 //! a heap instead. Here, readability is the point.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -38,6 +37,12 @@ pub type Yield = Co<(), Request>;
 /// A panic inside a coroutine is not caught here: it comes out of `run` with
 /// its backtrace, like an exception out of the slides' loop (lesson 04 shows
 /// one). The reactor of lesson 06 isolates panicking tasks instead.
+///
+/// `run` only knows time. A coroutine that yields [`Request::Read`] or
+/// [`Request::Write`] makes it panic with a message naming lesson 05's
+/// [`select_loop::run`](crate::select_loop::run): that is a mistake in the
+/// program (the wrong loop was chosen), never something input can cause, and a
+/// `Result` here would make every sleep-only caller handle an error it cannot get.
 // ANCHOR: run
 pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
     // (wake-up time, coroutine), in the order given: ties go to the earlier
@@ -51,6 +56,10 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
         match wakes[i].1.send(()) {
             Ok(GeneratorState::Yielded(Request::Sleep(delay))) => wakes[i].0 = clock.now() + delay,
             Ok(GeneratorState::Returned(())) => drop(wakes.remove(i)),
+            // `run` has no selector; see the note on `run` for why this panics.
+            Ok(GeneratorState::Yielded(io)) => {
+                panic!("run() can only sleep; {io:?} needs lesson 05's select_loop::run")
+            }
             Err(finished) => unreachable!("a waiting coroutine cannot be finished: {finished}"),
         }
     }
@@ -59,6 +68,22 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
 
 /// Suspends the calling coroutine for `delay`: the request hidden behind a
 /// function, as lesson 04 teaches. A plain call, not `yield from`.
-pub fn sleep(co: &Yield, delay: Duration) -> Result<(), Infallible> {
+///
+/// Generic over the error `E` a loop may throw in, so the same `sleep` serves
+/// `run`'s coroutines (which cannot fail, `E = Infallible`) and lesson 05's
+/// tasks (which can, `E = io::Error`).
+pub fn sleep<E>(co: &Co<(), Request, E>, delay: Duration) -> Result<(), E> {
     co.yield_(Request::Sleep(delay))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "needs lesson 05's select_loop::run")]
+    fn an_io_request_names_the_loop_that_can_serve_it() {
+        let reader: Coroutine = Generator::new(|co, ()| co.yield_(Request::Read(0)));
+        run(&Clock::new_virtual(), vec![reader]);
+    }
 }

@@ -28,8 +28,10 @@
 //! A socket registers with the selector the first time it must wait (under
 //! the waiting task's key) and unregisters when dropped, before its
 //! descriptor closes: the contract of [`crate::selector::Selector::register`].
+//! One task at a time may wait on a socket; a second gets an error instead
+//! of silently stealing the first one's wake-ups.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
@@ -49,6 +51,21 @@ struct Source<S: AsFd> {
     /// The loop whose selector knows this descriptor, if any: it must be told
     /// to forget it before the descriptor closes.
     registered_in: RefCell<Option<Weak<Core>>>,
+    /// The task suspended on this descriptor right now, if any. A descriptor
+    /// has one registration, under one task's key, so a second task waiting
+    /// at the same time would silently take the first one's wake-ups; we
+    /// refuse it instead (asyncio refuses two concurrent `sock_recv`s too).
+    waiting: Cell<Option<usize>>,
+}
+
+/// Clears [`Source::waiting`] when the wait ends, however it ends (even if
+/// the task is unwound while suspended).
+struct EndOfWait<'a>(&'a Cell<Option<usize>>);
+
+impl Drop for EndOfWait<'_> {
+    fn drop(&mut self) {
+        self.0.set(None);
+    }
 }
 
 impl<S: AsFd> Source<S> {
@@ -56,6 +73,7 @@ impl<S: AsFd> Source<S> {
         Source {
             io,
             registered_in: RefCell::new(None),
+            waiting: Cell::new(None),
         }
     }
 
@@ -64,6 +82,12 @@ impl<S: AsFd> Source<S> {
     /// `interest`; `what` names the caller for the outside-a-task error.
     fn wait(&self, interest: Interest, what: &'static str) -> io::Result<()> {
         let task = current(what)?;
+        if self.waiting.get().is_some() {
+            return Err(io::Error::other(format!(
+                "{what}: another task is already waiting on this socket; \
+                 a socket is waited on by one task at a time"
+            )));
+        }
         let core = task.core();
         let fd = self.io.as_fd();
         let mut registered_in = self.registered_in.borrow_mut();
@@ -84,6 +108,8 @@ impl<S: AsFd> Source<S> {
             *registered_in = Some(core.weak());
         }
         drop(registered_in);
+        self.waiting.set(Some(task.key()));
+        let _end = EndOfWait(&self.waiting);
         task.suspend(TaskState::WaitingIo);
         Ok(())
     }

@@ -341,3 +341,36 @@ fn small_stacks_work_for_shallow_tasks() {
         assert_eq!(sum, 4950, "stack size {size}");
     }
 }
+
+#[test]
+fn a_second_task_waiting_on_the_same_socket_is_refused() {
+    let mut event_loop = EventLoop::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (second, first) = event_loop
+        .run_until_complete(move || {
+            let server = spawn("server", move || {
+                let (stream, _) = listener.accept().unwrap();
+                sleep(secs(0.05)).unwrap();
+                stream.write_all(b"x").unwrap();
+                sleep(secs(0.05)).unwrap();
+            });
+            let client = Rc::new(TcpStream::connect(addr).unwrap());
+            let reader = client.clone();
+            let first = spawn("first reader", move || {
+                let mut buf = [0u8; 1];
+                reader.read(&mut buf).map_err(|e| e.to_string())
+            });
+            yield_now().unwrap(); // the first reader is now suspended in read
+            let mut buf = [0u8; 1];
+            let second = client.read(&mut buf).map_err(|e| e.to_string());
+            let first = first.join().unwrap();
+            server.join().unwrap();
+            (second, first)
+        })
+        .unwrap();
+    assert!(second
+        .unwrap_err()
+        .contains("another task is already waiting"));
+    assert_eq!(first, Ok(1));
+}
