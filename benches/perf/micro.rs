@@ -17,13 +17,19 @@ use std::time::{Duration, Instant};
 use corosensei::{Coroutine, Yielder};
 
 /// Runs `measure` (which performs `ops` operations and returns how long they
-/// took) `repeats` times; returns the median in nanoseconds per operation.
-pub fn median_ns_per_op(repeats: usize, ops: u64, mut measure: impl FnMut() -> Duration) -> f64 {
-    let mut samples: Vec<f64> = (0..repeats.max(1))
-        .map(|_| measure().as_nanos() as f64 / ops as f64)
-        .collect();
+/// took, or why it could not) `repeats` times; returns the median in
+/// nanoseconds per operation, or the first failure.
+pub fn median_ns_per_op(
+    repeats: usize,
+    ops: u64,
+    mut measure: impl FnMut() -> Result<Duration, String>,
+) -> Result<f64, String> {
+    let mut samples = Vec::with_capacity(repeats);
+    for _ in 0..repeats.max(1) {
+        samples.push(measure()?.as_nanos() as f64 / ops as f64);
+    }
     samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    Ok(samples[samples.len() / 2])
 }
 
 /// `n` resume + suspend round trips of one bare corosensei coroutine.
