@@ -1,0 +1,83 @@
+//! The yieldloop side of the measurements: the same work as the baselines in
+//! `micro.rs` and `sleepers.rs`, on yieldloop's reactor, with its defaults
+//! (`EventLoop::new()`: 256 KiB stacks, the epoll selector, a real clock).
+//!
+//! Each function builds its own loop, runs the work inside a `main` task with
+//! `run_until_complete` (as tokio's `block_on` runs the baselines), and
+//! returns how long the work took, or why it could not run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use yieldloop::{sleep, spawn, yield_now, EventLoop};
+
+use crate::sleepers::{self, SleepersResult};
+
+/// Runs `work` as the `main` task of a fresh loop.
+fn on_a_fresh_loop<T: 'static>(work: impl FnOnce() -> T + 'static) -> Result<T, String> {
+    let mut event_loop = EventLoop::new().map_err(|e| format!("EventLoop::new: {e}"))?;
+    event_loop
+        .run_until_complete(work)
+        .map_err(|e| e.to_string())
+}
+
+/// Two tasks each calling `yield_now` `n / 2` times: `n` switches, all through
+/// the ready queue (the `main` task waits in `join` meanwhile).
+pub fn switches(n: u64) -> Result<Duration, String> {
+    on_a_fresh_loop(move || {
+        let start = Instant::now();
+        let a = spawn("a", move || yielder_task(n / 2));
+        let b = spawn("b", move || yielder_task(n / 2));
+        let (a, b) = (a.join(), b.join());
+        let elapsed = start.elapsed();
+        a.and(b).map(|_| elapsed).map_err(|e| e.to_string())
+    })?
+}
+
+fn yielder_task(n: u64) -> Result<(), String> {
+    for _ in 0..n {
+        yield_now().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// `n` times: spawn an empty task and join it.
+pub fn spawn_joins(n: u64) -> Result<Duration, String> {
+    on_a_fresh_loop(move || {
+        let start = Instant::now();
+        for i in 0..n {
+            let handle = spawn("empty", move || black_box(i));
+            black_box(handle.join().map_err(|e| e.to_string())?);
+        }
+        Ok(start.elapsed())
+    })?
+}
+
+/// `tasks` tasks each sleeping one second, all joined; run in a fresh child
+/// process (see `sleepers.rs`).
+pub fn sleepers(tasks: u64) -> Result<SleepersResult, String> {
+    let mut event_loop = EventLoop::new().map_err(|e| format!("EventLoop::new: {e}"))?;
+    let mut outcome = Ok(());
+    let figures = sleepers::measure(|| {
+        outcome = event_loop
+            .run_until_complete(move || {
+                let handles: Vec<_> = (0..tasks)
+                    .map(|_| spawn("sleeper", || sleep(Duration::from_secs(1))))
+                    .collect();
+                // Join every one, then report the first failure, if any.
+                let results: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+                results
+                    .into_iter()
+                    .find_map(|r| match r {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e.to_string()),
+                        Err(e) => Some(e.to_string()),
+                    })
+                    .map_or(Ok(()), Err)
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|inner| inner);
+    })
+    .map_err(|e| e.to_string())?;
+    outcome.map(|()| figures)
+}
