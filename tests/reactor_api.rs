@@ -374,3 +374,103 @@ fn a_second_task_waiting_on_the_same_socket_is_refused() {
         .contains("another task is already waiting"));
     assert_eq!(first, Ok(1));
 }
+
+/// A connected pair on loopback: (the loop's end, the peer's end).
+fn loopback_pair() -> (TcpStream, TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (ours, _) = listener.accept().unwrap();
+    (
+        TcpStream::from_std(ours).unwrap(),
+        TcpStream::from_std(peer).unwrap(),
+    )
+}
+
+/// Wake-ups that are easy to lose. Data arrives on `x` while the task waits
+/// on `y`; then two writes arrive while the task waits on nothing; then the
+/// last bytes and the peer's FIN arrive together, in one edge.
+///
+/// The last case is why `TcpStream::read` does not copy tokio's trick of
+/// skipping the read after a short one ("the buffer is empty, wait for an
+/// event first"): the `polling` crate does not ask epoll for `EPOLLRDHUP`, so
+/// nothing tells the loop that the FIN is already waiting, no new event will
+/// come, and a task that waited first would wait forever. (Tried; lesson 07
+/// and this test hung.) A lost wake-up hangs, so a watchdog turns a hang into
+/// a failure.
+fn no_wake_up_is_lost(kind: SelectorKind) {
+    let mut event_loop = Builder::new().selector(kind).build().unwrap();
+    let result = event_loop
+        .run_until_complete(move || {
+            let (x, x_peer) = loopback_pair();
+            let (y, y_peer) = loopback_pair();
+            let reader = spawn("reader", move || {
+                let mut buf = [0u8; 64];
+                let mut got = Vec::new();
+                let n = x.read(&mut buf).unwrap(); // short: "one"
+                got.push(buf[..n].to_vec());
+                let n = y.read(&mut buf).unwrap(); // "two" reaches x meanwhile
+                got.push(buf[..n].to_vec());
+                let n = x.read(&mut buf).unwrap();
+                got.push(buf[..n].to_vec());
+                // Not waiting on any socket while "three" and "four" arrive.
+                sleep(secs(0.05)).unwrap();
+                let mut rest = Vec::new();
+                while rest.len() < b"threefour".len() {
+                    let n = x.read(&mut buf).unwrap();
+                    rest.extend_from_slice(&buf[..n]);
+                }
+                got.push(rest);
+                // "five" and the FIN, together: a short read, then end of file.
+                let n = x.read(&mut buf).unwrap();
+                got.push(buf[..n].to_vec());
+                let n = x.read(&mut buf).unwrap();
+                got.push(buf[..n].to_vec());
+                got
+            });
+            let writer = spawn("writer", move || {
+                x_peer.write_all(b"one").unwrap();
+                sleep(secs(0.02)).unwrap();
+                x_peer.write_all(b"two").unwrap();
+                sleep(secs(0.02)).unwrap();
+                y_peer.write_all(b"y").unwrap();
+                sleep(secs(0.02)).unwrap();
+                x_peer.write_all(b"three").unwrap();
+                yield_now().unwrap();
+                x_peer.write_all(b"four").unwrap();
+                sleep(secs(0.05)).unwrap();
+                x_peer.write_all(b"five").unwrap();
+                drop(x_peer); // the FIN follows "five" at once
+                y_peer // keep y open until the reader is done
+            });
+            let watchdog = spawn("watchdog", || {
+                sleep(secs(5.0)).unwrap();
+                Vec::new() // an empty answer: the reader hung
+            });
+            let (done, _) = wait(vec![reader, watchdog], WaitMode::FirstCompleted).unwrap();
+            let _peers = writer.join();
+            done.into_iter().next().unwrap().join()
+        })
+        .unwrap();
+    let got: Vec<Vec<u8>> = result.unwrap();
+    assert_eq!(
+        got,
+        [
+            b"one".to_vec(),
+            b"y".to_vec(),
+            b"two".to_vec(),
+            b"threefour".to_vec(),
+            b"five".to_vec(),
+            b"".to_vec()
+        ]
+    );
+}
+
+#[test]
+fn no_wake_up_is_lost_on_epoll() {
+    no_wake_up_is_lost(SelectorKind::Polling);
+}
+
+#[test]
+fn no_wake_up_is_lost_on_select() {
+    no_wake_up_is_lost(SelectorKind::Select);
+}
