@@ -6,6 +6,18 @@
 //! in a call chain: `sleep`, `TcpStream::read`, `JoinHandle::join` look like
 //! blocking calls but suspend only the calling task.
 //!
+//! ## Why not lesson 02's `Generator`?
+//!
+//! Lessons 03 and 05 resume a `Generator` and read what it yields: the
+//! request *is* the yielded value. A task here yields nothing: before it
+//! suspends, the waiting function has already told the loop what it waits
+//! for (a timer, the selector, a future; see `Core::park`), so the loop only
+//! has to resume it later. With nothing to send in or yield out, a bare
+//! `corosensei::Coroutine<(), (), ()>` is the whole mechanism, and each task
+//! switch is one `resume` and one `suspend` (about 10 ns; see the book's
+//! Performance page). `Generator`'s `send`/`throw` plumbing has no work to
+//! do here, so we leave it out.
+//!
 //! ## How a waiting function finds its task: the thread-local
 //!
 //! asyncio finds the running task through `_current_tasks[loop]`; a generator
