@@ -42,6 +42,8 @@ fn b(clock: &Clock) {
 }
 // ANCHOR_END: blocking
 
+// Every lesson has its own `Args`, on purpose, so that `--help` names the lesson;
+// the flag itself is shared (`cli::ClockArgs`).
 /// Lesson 01: two functions that sleep, run one after the other (2 s in all).
 #[derive(Parser)]
 struct Args {

@@ -52,6 +52,8 @@ fn b() -> Coroutine {
 }
 // ANCHOR_END: coroutines
 
+// Every lesson has its own `Args`, on purpose, so that `--help` names the lesson;
+// the flag itself is shared (`cli::ClockArgs`).
 /// Lesson 03: coroutines yield sleep requests; a min-wakeup loop overlaps their waits.
 #[derive(Parser)]
 struct Args {

@@ -95,6 +95,8 @@ fn check_length(request: &str, limit: usize) {
 }
 // ANCHOR_END: panic
 
+// Every lesson has its own `Args`, on purpose, so that `--help` names the lesson;
+// the flag itself is shared (`cli::ClockArgs`).
 /// Lesson 04: the request hidden in a helper; a panic's backtrace shows every frame.
 #[derive(Parser)]
 struct Args {
