@@ -1,4 +1,4 @@
-//! The loop's clock: real time, or virtual time that jumps. Introduced by lesson 03.
+//! The loop's clock: real time, or virtual time that jumps. Introduced by lesson 01 (lesson 03 is where it matters).
 //!
 //! Every scheduler in the course asks two things of time: "what time is it?"
 //! and "let me sleep until then". A [`Clock`] answers both, in seconds since

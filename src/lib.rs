@@ -8,12 +8,12 @@
 //! |---------------|--------|-----------------------------------------------------|
 //! | [`trace`]     | 01     | `0.000 a enter` lines through `tracing`              |
 //! | [`timeline`]  | 01     | the trace drawn as a picture, one row per function   |
+//! | [`clock`]     | 01     | real time, or virtual time that jumps                |
+//! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
 //! | [`generator`] | 02     | Python's generator protocol on `corosensei`          |
-//! | [`clock`]     | 03     | real time, or virtual time that jumps                |
 //! | [`request`]   | 03     | what a coroutine yields to its scheduler             |
 //! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
 //! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
-//! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
 //! | [`select_loop`] | 05   | sleepers, `to_read`, `to_write` and select(2)        |
 //! | [`sock`]      | 05     | `sock_accept`/`sock_recv`/`sock_sendall` for tasks   |
 //! | [`descriptors`] | 05   | the open-files limit; holding low descriptor numbers |
