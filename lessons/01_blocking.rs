@@ -20,8 +20,8 @@
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::cli::ClockArgs;
-use yieldloop::trace::{self, TraceInitError};
+use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::trace::{self, TraceInitError};
 use yieldloop::{secs, Clock};
 
 // ANCHOR: blocking

@@ -3,7 +3,7 @@
 //! Lesson 01's `a` and `b` again, but now they do not sleep themselves: they
 //! *yield a request*, "wake me in 1 s", to a scheduler, and the scheduler
 //! decides who runs. While `a` waits, `b` can run. The scheduler is the
-//! slides' `run(*gens)` in Rust, in `src/run.rs`: it keeps each coroutine's
+//! slides' `run(*gens)` in Rust, in `src/generators/run.rs`: it keeps each coroutine's
 //! wake-up time, sleeps until the earliest, resumes that one, and repeats.
 //! Read it now; it is a dozen lines.
 //!
@@ -24,9 +24,9 @@
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::cli::ClockArgs;
-use yieldloop::run::{run, Coroutine};
-use yieldloop::trace::{self, TraceInitError};
+use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::generators::run::{run, Coroutine};
 use yieldloop::{secs, Generator, Request};
 
 // ANCHOR: coroutines

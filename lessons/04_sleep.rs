@@ -24,7 +24,7 @@
 //!
 //! Look for: `sleep exit` at 1.000 between `sleep enter` and `foo exit`; in
 //! the backtrace, `check_length`, `read_header`, `handle_request` and the
-//! coroutine's closure, then `corosensei`, then `yieldloop::run::run`.
+//! coroutine's closure, then `corosensei`, then `yieldloop::generators::run::run`.
 //!
 //! Next, lesson 05 adds requests to read and write sockets, and the loop
 //! learns to wait for the network with select(2).
@@ -34,14 +34,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::cli::ClockArgs;
-use yieldloop::run::{run, Coroutine, Yield};
-use yieldloop::trace::{self, TraceInitError};
+use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::generators::run::{run, Coroutine, Yield};
 use yieldloop::{secs, Generator, Request};
 
 // ANCHOR: sleep
 /// The slides' `sleep` generator, as a plain function. (The library has the
-/// same helper without the trace lines: `yieldloop::run::sleep`.)
+/// same helper without the trace lines: `yieldloop::generators::run::sleep`.)
 fn sleep(co: &Yield, delay: Duration) -> Result<(), Infallible> {
     info!("sleep enter");
     co.yield_(Request::Sleep(delay))?;

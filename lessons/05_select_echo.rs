@@ -5,11 +5,11 @@
 //! client waits in line. Here the same server serves everyone at once, in
 //! one thread. Each client gets a task; when a task's `recv` or `send` would
 //! block, it yields "wake me when this socket can be read (or written)" to
-//! the loop in `src/select_loop.rs`. That loop joins lesson 03's sleepers
+//! the loop in `src/select/select_loop.rs`. That loop joins lesson 03's sleepers
 //! with Beazley's `to_read`/`to_write` and waits in select(2) with a timeout
 //! that ends when the earliest sleeper is due, so a ticker's timer and the
-//! clients' sockets share one loop. Read `src/select_loop.rs::run` and the
-//! `sock_*` calls in `src/sock.rs` first; this file is what uses them.
+//! clients' sockets share one loop. Read `src/select/select_loop.rs::run` and the
+//! `sock_*` calls in `src/select/sock.rs` first; this file is what uses them.
 //!
 //! Run it, and talk to it from other terminals:
 //!
@@ -35,11 +35,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::{info, warn};
-use yieldloop::cli::{self, ServerArgs};
-use yieldloop::run::sleep;
-use yieldloop::select_loop::{self, LoopHandle, Task, TaskCo};
-use yieldloop::sock::{sock_accept, sock_recv, sock_sendall};
-use yieldloop::{descriptors, net, secs, trace, Clock};
+use yieldloop::course::cli::{self, ServerArgs};
+use yieldloop::course::trace;
+use yieldloop::generators::run::sleep;
+use yieldloop::select::descriptors;
+use yieldloop::select::net;
+use yieldloop::select::select_loop::{self, LoopHandle, Task, TaskCo};
+use yieldloop::select::sock::{sock_accept, sock_recv, sock_sendall};
+use yieldloop::{secs, Clock};
 
 // ANCHOR: server
 /// The accept loop (Beazley's `server()`): one new task per client.

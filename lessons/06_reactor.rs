@@ -6,8 +6,8 @@
 //! select(2), so no 1024 limit and no rescan of every socket), and one
 //! function, `run_once`, that turns the crank. Tasks live in a slab, and a
 //! task's slab key is also the key its sockets are registered under, so an
-//! epoll event names the task to wake. Read `src/event_loop.rs` (`run_once`,
-//! `step`, `wake`) beside the Python in the book, then `src/task.rs` for how
+//! epoll event names the task to wake. Read `src/reactor/event_loop.rs` (`run_once`,
+//! `step`, `wake`) beside the Python in the book, then `src/reactor/task.rs` for how
 //! `sleep` and `read` find the running task through a thread-local.
 //!
 //! What changes for the code we write: nothing yields any more. The echo
@@ -45,9 +45,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tracing::{info, warn};
-use yieldloop::cli::{self, ClockArgs, ServerArgs};
+use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
+use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, trace, Builder, Clock, EventLoop, Handle, NotInTask, TcpListener,
+    gather, secs, sleep, spawn, Builder, Clock, EventLoop, Handle, NotInTask, TcpListener,
     TcpStream,
 };
 

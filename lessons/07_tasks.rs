@@ -9,7 +9,7 @@
 //! callback API becomes straight-line code (the talk's "no more callbacks").
 //! Last, the talk's `update_index`: fetch several pages *concurrently* from a
 //! small HTTP server that this lesson runs on loopback, then process them.
-//! Read `src/future.rs` (`complete`, `wait`, `gather`) beside this file.
+//! Read `src/reactor/future.rs` (`complete`, `wait`, `gather`) beside this file.
 //!
 //! Run it:
 //!
@@ -36,9 +36,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::cli::ClockArgs;
+use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, trace, Builder, Future, Handle, NotInTask, TaskError, TcpListener,
+    gather, secs, sleep, spawn, Builder, Future, Handle, NotInTask, TaskError, TcpListener,
     TcpStream,
 };
 

@@ -18,7 +18,8 @@ use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
 
 use clap::Parser;
-use yieldloop::{net, secs};
+use yieldloop::secs;
+use yieldloop::select::net;
 
 /// Send a message to an echo server and print the reply.
 #[derive(Parser)]

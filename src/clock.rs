@@ -11,7 +11,7 @@
 //!   still prints `1.000`, so tests are fast and exact.
 //!
 //! A clock is a cheap handle: clones share one time line, which is how the
-//! trace printer ([`crate::trace`]) shows the same time the loop sees.
+//! trace printer ([`crate::course::trace`]) shows the same time the loop sees.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -4,54 +4,33 @@
 //! one idea at a time on stackful coroutines. Each module says which lesson
 //! introduces it; `docs/src/architecture.md` draws the whole map.
 //!
-//! | module        | lesson | what it is                                          |
-//! |---------------|--------|-----------------------------------------------------|
-//! | [`trace`]     | 01     | `0.000 a enter` lines through `tracing`              |
-//! | [`timeline`]  | 01     | the trace drawn as a picture, one row per function   |
-//! | [`clock`]     | 01     | real time, or virtual time that jumps                |
-//! | [`cli`]       | 01     | shared lesson flags: `--virtual`, `--host`, `--port` |
-//! | [`generator`] | 02     | Python's generator protocol on `corosensei`          |
-//! | [`request`]   | 03     | what a coroutine yields to its scheduler             |
-//! | [`run`]       | 03     | the slides' min-wakeup `run(*gens)` loop             |
-//! | [`net`]       | 05     | listening sockets with a backlog of 1,024            |
-//! | [`select_loop`] | 05   | sleepers, `to_read`, `to_write` and select(2)        |
-//! | [`sock`]      | 05     | `sock_accept`/`sock_recv`/`sock_sendall` for tasks   |
-//! | [`descriptors`] | 05   | the open-files limit; holding low descriptor numbers |
-//! | [`selector`]  | 06     | Python's `selectors`: epoll/kqueue or select(2)      |
-//! | [`timers`]    | 06     | timers by (deadline, seq), cancellable               |
-//! | [`stacks`]    | 06     | task stacks, pooled; the `vm.max_map_count` ceiling  |
-//! | [`event_loop`]| 06     | the reactor: ready queue, timers, `run_once`         |
-//! | [`task`]      | 06     | tasks, `spawn`, `sleep`, `yield_now`, the thread-local |
-//! | [`tcp`]       | 06     | sockets whose calls suspend the task, not the thread |
-//! | [`future`]    | 07     | one-shot futures, `gather`, `wait`                   |
-//! | [`ladder`]    | —      | the list of lessons the course prints                |
+//! The source tree reads bottom-up, the way the course does: each folder is
+//! a stage of the lesson ladder and only uses the stages below it.
+//!
+//! | module           | lessons | what it is                                        |
+//! |------------------|---------|---------------------------------------------------|
+//! | [`clock`]        | 01 on   | real time, or virtual time that jumps (every stage) |
+//! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
+//! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
+//! | [`reactor`]      | 06–07   | asyncio's event loop: tasks, timers, selector, futures |
+//! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
+//!
+//! What a lesson or a learner's program calls is re-exported here at the
+//! root (`yieldloop::spawn`, `yieldloop::sleep`, `yieldloop::EventLoop`, …),
+//! so code does not need to know which folder a name lives in.
 
 #![warn(missing_docs)]
 
-pub mod cli;
 pub mod clock;
-pub mod descriptors;
-pub mod event_loop;
-pub mod future;
-pub mod generator;
-pub mod ladder;
-pub mod net;
-pub mod request;
-pub mod run;
-pub mod select_loop;
-pub mod selector;
-pub mod sock;
-pub mod stacks;
-pub mod task;
-pub mod tcp;
-pub mod timeline;
-pub mod timers;
-pub mod trace;
+pub mod course;
+pub mod generators;
+pub mod reactor;
+pub mod select;
 
 pub use clock::Clock;
-pub use event_loop::{Builder, EventLoop, Handle, TimerHandle};
-pub use future::{gather, wait, Future, WaitError, WaitMode};
-pub use generator::{Co, Generator, GeneratorError, GeneratorState};
-pub use request::{secs, Request};
-pub use task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
-pub use tcp::{TcpListener, TcpStream};
+pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
+pub use generators::request::{secs, Request};
+pub use reactor::event_loop::{Builder, EventLoop, Handle, TimerHandle};
+pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
+pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
+pub use reactor::tcp::{TcpListener, TcpStream};

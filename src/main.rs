@@ -1,9 +1,9 @@
 //! `cargo run`: the course's front door. Prints the lesson ladder and says
-//! where to start. The list comes from [`yieldloop::ladder::LESSONS`], so it
+//! where to start. The list comes from [`yieldloop::course::ladder::LESSONS`], so it
 //! stays true as lessons are added.
 
 use clap::Parser;
-use yieldloop::ladder;
+use yieldloop::course::ladder;
 
 /// yieldloop: build an asyncio-style event loop from generators up, in Rust.
 #[derive(Parser)]

@@ -83,5 +83,5 @@ fn spawn_and_drop_cycles_leave_rss_and_descriptors_flat() {
         rss_after <= rss_before + 2048,
         "RSS grew from {rss_before} KiB to {rss_after} KiB over 100,000 tasks and 200 loops"
     );
-    assert!(event_loop.pooled_stacks() <= yieldloop::stacks::DEFAULT_POOL_LIMIT);
+    assert!(event_loop.pooled_stacks() <= yieldloop::reactor::stacks::DEFAULT_POOL_LIMIT);
 }

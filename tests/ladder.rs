@@ -1,4 +1,4 @@
-//! The ladder is one list (`yieldloop::ladder::LESSONS`); these tests keep
+//! The ladder is one list (`yieldloop::course::ladder::LESSONS`); these tests keep
 //! every place that shows it true: Cargo.toml's binaries, the lesson files,
 //! the book's chapters, the README, and what `cargo run` prints.
 
@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 
-use yieldloop::ladder::{self, LESSONS};
+use yieldloop::course::ladder::{self, LESSONS};
 
 fn read(path: &str) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))

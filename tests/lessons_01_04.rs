@@ -111,7 +111,7 @@ fn lesson_04_backtrace_shows_every_frame_down_to_the_loop() {
         "handle_request",
         "handler::{{closure}}",
         "corosensei",
-        "yieldloop::run::run",
+        "yieldloop::generators::run::run",
         "main",
     ];
     let mut from = 0;

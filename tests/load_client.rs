@@ -51,7 +51,7 @@ fn serve_with(listener: TcpListener, handle: fn(std::net::TcpStream)) -> SocketA
 
 #[test]
 fn every_reply_from_the_tokio_echo_server_checks_out() {
-    let listener = yieldloop::net::listen("127.0.0.1", 0).unwrap();
+    let listener = yieldloop::select::net::listen("127.0.0.1", 0).unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || echo_tokio::serve(listener, Some(Duration::from_secs(30))));
 

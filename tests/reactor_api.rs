@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use yieldloop::selector::SelectorKind;
+use yieldloop::reactor::selector::SelectorKind;
 use yieldloop::{
     gather, secs, sleep, spawn, wait, yield_now, Builder, Clock, EventLoop, Future, TaskError,
     TcpListener, TcpStream, WaitMode,
@@ -299,7 +299,7 @@ fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
 #[test]
 #[ignore]
 fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
-    let ceiling = yieldloop::stacks::stack_ceiling();
+    let ceiling = yieldloop::reactor::stacks::stack_ceiling();
     if ceiling == usize::MAX {
         return; // no /proc: nothing to check here
     }

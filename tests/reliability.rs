@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
-use yieldloop::selector::SelectorKind;
+use yieldloop::reactor::selector::SelectorKind;
 use yieldloop::{gather, secs, sleep, spawn, yield_now, Builder, EventLoop, TaskError, TcpStream};
 
 #[test]

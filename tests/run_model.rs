@@ -9,6 +9,6 @@ use proptest::prelude::*;
 proptest! {
     #[test]
     fn resumes_follow_the_wake_up_order(all_sleeps in common::model::sleeps()) {
-        common::model::check(yieldloop::run::run, &all_sleeps)?;
+        common::model::check(yieldloop::generators::run::run, &all_sleeps)?;
     }
 }

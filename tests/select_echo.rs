@@ -119,7 +119,7 @@ fn a_client_that_never_reads_is_not_buffered_without_bound() {
 
 #[test]
 fn nine_hundred_clients_at_once_each_get_every_byte_back() {
-    yieldloop::descriptors::raise_open_files_limit(4096).unwrap();
+    yieldloop::select::descriptors::raise_open_files_limit(4096).unwrap();
     let server = start();
     run_load(server.addr, 900, 50, 64);
     server.assert_serves_fresh_client();
@@ -133,7 +133,7 @@ fn nine_hundred_clients_at_once_each_get_every_byte_back() {
 #[test]
 #[ignore = "a measurement, not a check: run it in release mode"]
 fn measure_nine_hundred_clients() {
-    yieldloop::descriptors::raise_open_files_limit(4096).unwrap();
+    yieldloop::select::descriptors::raise_open_files_limit(4096).unwrap();
     let server = start();
     let (clients, messages) = (900, 50);
     let took = run_load(server.addr, clients, messages, 64);

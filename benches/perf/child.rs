@@ -7,7 +7,7 @@
 //! client's work.
 //!
 //! The contract with the child is the course's server contract
-//! (`yieldloop::cli`): its first line of standard output is exactly
+//! (`yieldloop::course::cli`): its first line of standard output is exactly
 //! `listening on HOST:PORT`. After that line we keep reading and discarding
 //! its output, so a server that logs every connection never blocks on a full
 //! pipe.

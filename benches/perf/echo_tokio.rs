@@ -3,7 +3,7 @@
 //!
 //! It does what lesson 06 does, the way a tokio user would write it: accept in
 //! a loop, one task per client, read up to 1 KiB, upper-case it, write it all
-//! back. Same listening socket (`yieldloop::net::listen`, backlog 1,024),
+//! back. Same listening socket (`yieldloop::select::net::listen`, backlog 1,024),
 //! same first line. The benchmark runs it as a child process (`perf
 //! --serve-tokio`) so that both servers are started, loaded and measured in
 //! exactly the same way.

@@ -271,8 +271,11 @@ fn run_child(role: ChildRole, tasks: u64) -> ExitCode {
 /// The tokio echo server, printing the course's `listening on` line first.
 fn serve_tokio() -> std::io::Result<()> {
     use std::io::Write;
-    let listener = yieldloop::net::listen("127.0.0.1", 0)?;
-    println!("{}", yieldloop::cli::listening_line(listener.local_addr()?));
+    let listener = yieldloop::select::net::listen("127.0.0.1", 0)?;
+    println!(
+        "{}",
+        yieldloop::course::cli::listening_line(listener.local_addr()?)
+    );
     std::io::stdout().flush()?;
     echo_tokio::serve(listener, Some(SERVER_LIFETIME))
 }

@@ -1,6 +1,6 @@
 //! # Exercise 2 (after lesson 03): write `run` yourself
 //!
-//! Write the min-wakeup scheduler without looking at `src/run.rs`. You get a
+//! Write the min-wakeup scheduler without looking at `src/generators/run.rs`. You get a
 //! list of coroutines; each yields `Request::Sleep(delay)` and finally
 //! returns. Keep, for each, the time it wants to wake; repeatedly take the
 //! earliest (the first one listed, when several are equally early), sleep
@@ -14,7 +14,7 @@
 //!
 //! Check your work: `cargo test --features learner --test exercises`.
 
-use yieldloop::run::Coroutine;
+use yieldloop::generators::run::Coroutine;
 use yieldloop::Clock;
 
 /// Runs every coroutine until all have returned, on `clock`.

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use yieldloop::run::Coroutine;
+use yieldloop::generators::run::Coroutine;
 use yieldloop::{Clock, Generator, Request};
 
 /// (virtual time of the resume, coroutine index, step within it)
 type Resume = (Duration, usize, usize);
 
-/// A scheduler under test: `yieldloop::run::run` or an exercise's.
+/// A scheduler under test: `yieldloop::generators::run::run` or an exercise's.
 pub type RunFn = fn(&Clock, Vec<Coroutine>);
 
 fn recording_coroutine(

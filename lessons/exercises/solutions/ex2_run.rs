@@ -1,10 +1,10 @@
 //! Reference solution to exercise 2 (`lessons/exercises/ex2_run.rs`).
 //!
-//! Written differently from `src/run.rs` on purpose, to show the same loop
+//! Written differently from `src/generators/run.rs` on purpose, to show the same loop
 //! can be held another way: finished coroutines leave a `None` in their
 //! slot, so the indices never shift.
 
-use yieldloop::run::Coroutine;
+use yieldloop::generators::run::Coroutine;
 use yieldloop::{Clock, GeneratorState, Request};
 
 /// Runs every coroutine until all have returned, on `clock`.

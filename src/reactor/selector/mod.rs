@@ -30,7 +30,7 @@
 //! Readiness is a hint, not a promise: a descriptor reported readable may
 //! still answer `WouldBlock` (another reader got there first, or the wake-up
 //! was spurious). Callers therefore always try the operation and wait only
-//! when it says `WouldBlock`, which is what [`crate::tcp`] does.
+//! when it says `WouldBlock`, which is what [`crate::reactor::tcp`] does.
 
 use std::io;
 use std::os::fd::BorrowedFd;

@@ -27,7 +27,7 @@
 //!
 //! A socket registers with the selector the first time it must wait (under
 //! the waiting task's key) and unregisters when dropped, before its
-//! descriptor closes: the contract of [`crate::selector::Selector::register`].
+//! descriptor closes: the contract of [`crate::reactor::selector::Selector::register`].
 //! One task at a time may wait on a socket; a second gets an error instead
 //! of silently stealing the first one's wake-ups.
 
@@ -41,9 +41,9 @@ use std::rc::Weak;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::event_loop::Core;
-use crate::selector::Interest;
-use crate::task::{current, TaskState};
+use crate::reactor::event_loop::Core;
+use crate::reactor::selector::Interest;
+use crate::reactor::task::{current, TaskState};
 
 /// A non-blocking descriptor plus its registration with a loop's selector.
 struct Source<S: AsFd> {
@@ -153,9 +153,11 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Listens on `host:port` (port 0 picks a free one) with a backlog of
-    /// 1,024, through [`crate::net::listen`].
+    /// 1,024, through [`crate::select::net::listen`].
     pub fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
-        Ok(TcpListener::from_std(crate::net::listen(host, port)?))
+        Ok(TcpListener::from_std(crate::select::net::listen(
+            host, port,
+        )?))
     }
 
     /// Wraps a listener; it is made non-blocking.

@@ -26,7 +26,7 @@
 //!   the task to wake directly.
 //! * **ready** is asyncio's `_ready`: what runs in the next iteration. Tasks
 //!   are queued by key (no allocation); callbacks are boxed closures.
-//! * **timers** is asyncio's `_scheduled` (see [`crate::timers`]).
+//! * **timers** is asyncio's `_scheduled` (see [`crate::reactor::timers`]).
 //! * **run_once** is asyncio's `_run_once`, whole, in `Core::run_once`.
 //!
 //! The loop is single-threaded and `!Send`: everything lives in one `Rc`,
@@ -48,13 +48,13 @@ use slab::Slab;
 use tracing::{debug, error};
 
 use crate::clock::Clock;
-use crate::future::Future;
-use crate::selector::{Event, Interest, Selector, SelectorKind};
-use crate::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
-use crate::task::{
+use crate::reactor::future::Future;
+use crate::reactor::selector::{Event, Interest, Selector, SelectorKind};
+use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::reactor::task::{
     self, current_ptr, set_current, task_body, Completion, JoinHandle, Task, TaskError, TaskState,
 };
-use crate::timers::{TimerId, Timers};
+use crate::reactor::timers::{TimerId, Timers};
 
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;

@@ -19,7 +19,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::clock::Clock;
-use crate::timeline::{self, Recorder, Timeline};
+use crate::course::timeline::{self, Recorder, Timeline};
 
 // ANCHOR: timer
 /// A `tracing-subscriber` timer that prints [`Clock::now`] as `S.mmm`.

@@ -31,8 +31,8 @@ use std::io;
 use std::mem;
 use std::rc::{Rc, Weak};
 
-use crate::event_loop::Core;
-use crate::task::{current, JoinHandle, NotInTask, TaskError, TaskState};
+use crate::reactor::event_loop::Core;
+use crate::reactor::task::{current, JoinHandle, NotInTask, TaskError, TaskState};
 
 /// A result of type `Result<T, E>` that will be set once, later.
 ///

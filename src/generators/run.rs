@@ -23,8 +23,8 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::generator::{Co, Generator, GeneratorState};
-use crate::request::Request;
+use crate::generators::generator::{Co, Generator, GeneratorState};
+use crate::generators::request::Request;
 
 /// A coroutine that `run` can schedule: sent nothing, yields requests.
 pub type Coroutine = Generator<(), Request>;
@@ -40,7 +40,7 @@ pub type Yield = Co<(), Request>;
 ///
 /// `run` only knows time. A coroutine that yields [`Request::Read`] or
 /// [`Request::Write`] makes it panic with a message naming lesson 05's
-/// [`select_loop::run`](crate::select_loop::run): that is a mistake in the
+/// [`select_loop::run`](crate::select::select_loop::run): that is a mistake in the
 /// program (the wrong loop was chosen), never something input can cause, and a
 /// `Result` here would make every sleep-only caller handle an error it cannot get.
 // ANCHOR: run

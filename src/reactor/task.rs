@@ -60,9 +60,9 @@ use std::time::Duration;
 
 use corosensei::Yielder;
 
-use crate::event_loop::Core;
-use crate::future::{Future, WaitError};
-use crate::stacks::NoStack;
+use crate::reactor::event_loop::Core;
+use crate::reactor::future::{Future, WaitError};
+use crate::reactor::stacks::NoStack;
 
 // ANCHOR: current
 thread_local! {
@@ -333,7 +333,8 @@ pub(crate) struct Task {
 
 /// A task's coroutine: resumed with nothing, yields nothing, returns nothing
 /// (the result goes into the task's [`Future`]).
-pub(crate) type TaskCoroutine = corosensei::Coroutine<(), (), (), crate::stacks::TaskStack>;
+pub(crate) type TaskCoroutine =
+    corosensei::Coroutine<(), (), (), crate::reactor::stacks::TaskStack>;
 
 /// Completes a task's future exactly once. If the task is unwound before it
 /// finishes (the loop is dropped), dropping this marks it cancelled.

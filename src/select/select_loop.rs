@@ -1,7 +1,7 @@
 //! Lesson 05's scheduler: timers and sockets in one loop, waiting in select(2).
 //! Introduced by lesson 05.
 //!
-//! Lesson 03's [`run`](crate::run::run) only knew time. Beazley's loop in
+//! Lesson 03's [`run`](crate::generators::run::run) only knew time. Beazley's loop in
 //! "Python Concurrency From the Ground Up" only knew sockets: tasks yield
 //! `('recv', sock)` or `('send', sock)`, the loop files them in `to_read` or
 //! `to_write`, and when nothing can run it asks `select()` which of those
@@ -28,7 +28,7 @@
 //! I/O error, so a server closes that one client and carries on.
 //!
 //! Tasks start other tasks, and stop the loop, through a [`LoopHandle`].
-//! The socket calls that yield these requests are in [`crate::sock`].
+//! The socket calls that yield these requests are in [`crate::select::sock`].
 //!
 //! select(2) has two limits that lesson 06 removes: it cannot watch a
 //! descriptor numbered [`FD_SETSIZE`] (1024) or more, and every call hands the
@@ -48,8 +48,8 @@ use nix::sys::select::{select, FdSet, FD_SETSIZE};
 use nix::sys::time::{TimeVal, TimeValLike};
 
 use crate::clock::Clock;
-use crate::generator::{Co, Generator, GeneratorError, GeneratorState};
-use crate::request::Request;
+use crate::generators::generator::{Co, Generator, GeneratorError, GeneratorState};
+use crate::generators::request::Request;
 
 /// A task the select loop runs: sent nothing, yields [`Request`]s, may be
 /// thrown an `io::Error` (a refused request), and may end with one.
@@ -325,9 +325,9 @@ mod tests {
     use std::os::unix::net::UnixStream;
 
     use super::*;
-    use crate::request::secs;
-    use crate::run::sleep;
-    use crate::sock::{sock_recv, sock_sendall};
+    use crate::generators::request::secs;
+    use crate::generators::run::sleep;
+    use crate::select::sock::{sock_recv, sock_sendall};
 
     /// What the tasks saw, and when (virtual time).
     #[derive(Clone, Default)]

@@ -5,7 +5,7 @@
 //! `loop.sock_accept`, `loop.sock_recv`, `loop.sock_sendall`). Each one makes
 //! the ordinary non-blocking call. If the kernel answers `WouldBlock` ("not
 //! now"), it yields [`Request::Read`] or [`Request::Write`] to the
-//! [select loop](crate::select_loop), which resumes the task once select(2)
+//! [select loop](crate::select::select_loop), which resumes the task once select(2)
 //! says the descriptor is ready, and the call is tried again.
 //!
 //! Three rules every event loop lives by, taught where they bite:
@@ -27,8 +27,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
-use crate::request::Request;
-use crate::select_loop::TaskCo;
+use crate::generators::request::Request;
+use crate::select::select_loop::TaskCo;
 
 // ANCHOR: retry
 /// The pattern every call here shares: try `call`; if the socket is not

@@ -14,7 +14,7 @@
 //! and an echo server used 15–20% more CPU per message in our measurements.
 //! Edge-triggering is safe only because tasks always read or write until
 //! `WouldBlock` before they wait, and the loop ignores reports for tasks that
-//! are not waiting (see [`crate::tcp`]).
+//! are not waiting (see [`crate::reactor::tcp`]).
 
 use std::collections::HashMap;
 use std::io;

@@ -15,7 +15,7 @@
 //!
 //! [`Recorder`] is a `tracing` layer that notes each event's time and the
 //! first word of its message (`a enter` belongs to row `a`); [`Timeline`]
-//! draws what it noted. [`crate::trace::init_with_timeline`] installs both.
+//! draws what it noted. [`crate::course::trace::init_with_timeline`] installs both.
 
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};

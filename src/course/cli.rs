@@ -26,7 +26,7 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// How long to run, if `--seconds` was given.
     pub fn run_for(&self) -> Option<Duration> {
-        self.seconds.map(crate::request::secs)
+        self.seconds.map(crate::generators::request::secs)
     }
 }
 

@@ -111,7 +111,7 @@ impl Selector for SelectSelector {
                 writers.insert(fd);
             }
         }
-        let mut timeval = timeout.map(crate::select_loop::timeval);
+        let mut timeval = timeout.map(crate::select::select_loop::timeval);
         match select(None, &mut readers, &mut writers, None, timeval.as_mut()) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(()),
