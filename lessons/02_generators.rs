@@ -22,6 +22,7 @@
 use std::convert::Infallible;
 
 use clap::Parser;
+use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{Co, Generator, GeneratorError, GeneratorState};
 
 use GeneratorState::{Returned, Yielded};

@@ -37,6 +37,7 @@ use tracing::info;
 use yieldloop::course::cli::ClockArgs;
 use yieldloop::course::trace::{self, TraceInitError};
 use yieldloop::generators::run::{run, Coroutine, Yield};
+use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, Generator, Request};
 
 // ANCHOR: sleep

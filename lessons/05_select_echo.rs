@@ -38,6 +38,7 @@ use tracing::{info, warn};
 use yieldloop::course::cli::{self, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::generators::run::sleep;
+use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::select::descriptors;
 use yieldloop::select::net;
 use yieldloop::select::select_loop::{self, LoopHandle, Task, TaskCo};
@@ -146,21 +147,26 @@ struct Args {
     server: ServerArgs,
     /// Test aid: hold dummy descriptors so the first client's socket gets this
     /// number (1020 lets four clients in below select(2)'s limit of 1024).
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, value_parser = descriptors::parse_descriptor, allow_negative_numbers = true)]
     first_client_fd: Option<RawFd>,
 }
 
 // ANCHOR: main
 fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
     trace::init(clock).map_err(io::Error::other)?;
+    if let Some(fd) = args.first_client_fd {
+        descriptors::check_reachable(fd)?; // refuse before saying "listening"
+    }
+    let handle = LoopHandle::new();
+    // Ctrl-C is handled from before the first line: a script that reads
+    // `listening on` and at once sends SIGINT must find the handler there.
+    handle.spawn(stop_on_ctrl_c(handle.clone())?);
     let listener = net::listen(&args.server.host, args.server.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?; // a script waiting for this line must not wait longer
 
-    let handle = LoopHandle::new();
     handle.spawn(server(listener, handle.clone()));
     handle.spawn(ticker());
-    handle.spawn(stop_on_ctrl_c(handle.clone())?);
     if let Some(delay) = args.server.run_for() {
         handle.spawn(stop_after(delay, handle.clone()));
     }

@@ -43,14 +43,17 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing::{info, warn};
 use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
+use yieldloop::println;
 use yieldloop::{
     gather, secs, sleep, spawn, Builder, Clock, EventLoop, Handle, NotInTask, TcpListener,
     TcpStream,
-};
+}; // like std's, but `| head` ends the program quietly
 
 // ANCHOR: server
 /// The accept loop: the talk's `accept_connections`, one task per client.
@@ -160,11 +163,20 @@ fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), NotI
 
 /// Lesson 06: the echo server, a call_later ticker, and the a/b trace, on the reactor.
 #[derive(Parser)]
+#[command(after_help = "\
+Which flags go where:
+  06-reactor [--host H] [--port P] [--seconds S]   the echo server (real clock only)
+  06-reactor ab [--virtual]                        lesson 03's a/b trace
+  06-reactor callbacks [--virtual]                 call_soon / call_later / call_at
+")]
 struct Args {
     #[command(subcommand)]
     demo: Option<Demo>,
     #[command(flatten)]
     server: ServerArgs,
+    /// `--virtual` before the demo's name (`06-reactor --virtual ab`) counts too.
+    #[command(flatten)]
+    clock: ClockArgs,
 }
 
 #[derive(Subcommand)]
@@ -181,17 +193,55 @@ enum Demo {
     },
 }
 
+/// Parses the flags, refusing the ones given to the wrong part: the server's
+/// `--host`, `--port` and `--seconds` before a demo's name (the demos end by
+/// themselves and listen on nothing), and `--virtual` without a demo (a
+/// server must answer clients in real time).
+fn parse_args() -> Args {
+    let mut command = Args::command();
+    let matches = command.get_matches_mut(); // `_mut`: errors name the binary as it was run
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    if args.demo.is_none() && args.clock.virtual_time {
+        command
+            .error(
+                ErrorKind::ArgumentConflict,
+                "--virtual is a flag of the demos, not of the server, which answers real \
+                 clients in real time; try `06-reactor ab --virtual` or \
+                 `06-reactor callbacks --virtual`",
+            )
+            .exit();
+    }
+    if let Some(demo) = matches.subcommand_name() {
+        if let Some(flag) = ["host", "port", "seconds"].into_iter().find(|id| given(id)) {
+            command
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{flag} is a flag of the server, not of `{demo}`, which listens on \
+                         nothing and ends by itself; run `06-reactor {demo} --virtual`, or \
+                         the server without `{demo}`"
+                    ),
+                )
+                .exit();
+        }
+    }
+    args
+}
+
 // ANCHOR: main
 fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
     let clock = Clock::real();
     trace::init(&clock)?;
+    let mut event_loop = Builder::new().clock(clock).build()?;
+    // Ctrl-C is handled from before the first line: a script that reads
+    // `listening on` and at once sends SIGINT must find the handler there.
+    drop(event_loop.spawn("ctrl-c", stop_on_ctrl_c(event_loop.handle())?));
     let listener = TcpListener::bind(&args.host, args.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?; // a script waiting for this line must not wait longer
 
-    let mut event_loop = Builder::new().clock(clock).build()?;
     drop(event_loop.spawn("accept", move || accept_connections(listener)));
-    drop(event_loop.spawn("ctrl-c", stop_on_ctrl_c(event_loop.handle())?));
     let handle = event_loop.handle();
     let _ = event_loop.call_later(secs(1.0), move || tick(handle, 1));
     if let Some(delay) = args.run_for() {
@@ -228,11 +278,11 @@ fn callback_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = parse_args();
     let result = match args.demo {
         None => serve(&args.server),
-        Some(Demo::Ab { clock }) => ab(clock.clock()),
-        Some(Demo::Callbacks { clock }) => callback_demo(clock.clock()),
+        Some(Demo::Ab { clock }) => ab(args.clock.or(clock).clock()),
+        Some(Demo::Callbacks { clock }) => callback_demo(args.clock.or(clock).clock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

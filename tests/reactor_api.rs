@@ -297,7 +297,7 @@ fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
 /// Maps ~32,000 stacks (about 130 MB of touched pages), so it is not part of
 /// the default run: `cargo test --release --test reactor_api -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "maps ~32,000 stacks (~130 MB): run it by hand, in release mode"]
 fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
     let ceiling = yieldloop::reactor::stacks::stack_ceiling();
     if ceiling == usize::MAX {

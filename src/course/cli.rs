@@ -5,9 +5,72 @@
 //! server with `--host`, `--port` and `--seconds`, and read its first line of
 //! standard output, `listening on HOST:PORT`, to learn the real port. Keeping
 //! the flags in one struct keeps that contract in one place.
+//!
+//! Numbers of seconds are checked when the flags are parsed
+//! ([`parse_seconds`], [`parse_timeout`]): `inf`, `nan`, `-1` or `1e300` is
+//! refused with a message that says what is allowed, instead of quietly
+//! becoming "no time at all".
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// The longest a `--seconds` or `--timeout` flag may ask for: about eleven
+/// and a half days. Longer is almost certainly a typo (`1e300`), and a
+/// [`Duration`] that large would overflow when added to the clock.
+pub const MAX_SECONDS: f64 = 1_000_000.0;
+
+/// Parses a number of seconds for a flag: a finite number from 0 to
+/// [`MAX_SECONDS`]. The error says what was wrong and what is allowed; clap
+/// prints it after `invalid value '…' for '--seconds <SECONDS>'`.
+///
+/// ```
+/// use std::time::Duration;
+/// use yieldloop::course::cli::parse_seconds;
+///
+/// assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+/// assert!(parse_seconds("-1").unwrap_err().contains("must not be negative"));
+/// assert!(parse_seconds("inf").unwrap_err().contains("from 0 to 1000000"));
+/// ```
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let range = format!("expected a number of seconds from 0 to {MAX_SECONDS}");
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number: {range}"))?;
+    if seconds.is_nan() {
+        return Err(format!("NaN is not a number of seconds: {range}"));
+    }
+    if seconds < 0.0 {
+        return Err(format!("{text} s: a time must not be negative; {range}"));
+    }
+    if seconds.is_infinite() {
+        return Err(format!("{text} is not a finite number of seconds: {range}"));
+    }
+    if seconds > MAX_SECONDS {
+        return Err(format!("{text} s is too long: {range}"));
+    }
+    // Finite and in range now, so the conversion cannot fail.
+    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text} s: {error}"))
+}
+
+/// Like [`parse_seconds`], for a timeout: zero is refused too, since a
+/// timeout of no time at all could never be met (and `std` rejects it).
+///
+/// ```
+/// use yieldloop::course::cli::parse_timeout;
+///
+/// assert!(parse_timeout("0").unwrap_err().contains("more than 0"));
+/// assert!(parse_timeout("2").is_ok());
+/// ```
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_seconds(text)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "a timeout of {text} s could never be met: expected more than 0 and at most {MAX_SECONDS}"
+        ));
+    }
+    Ok(timeout)
+}
 
 /// Flags for a lesson that runs a server. Use with `#[command(flatten)]`.
 #[derive(clap::Args, Debug, Clone)]
@@ -18,15 +81,17 @@ pub struct ServerArgs {
     /// Port to listen on; 0 lets the system pick a free one (printed on the first line).
     #[arg(long, default_value_t = 15000)]
     pub port: u16,
-    /// Stop by itself after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
-    pub seconds: Option<f64>,
+    /// Stop by itself after this many seconds, from 0 to 1000000 (default: run until Ctrl-C).
+    // `allow_negative_numbers`: without it clap reads `--seconds -1` as an
+    // unknown flag `-1`; with it, `parse_seconds` sees -1 and says why it is wrong.
+    #[arg(long, value_parser = parse_seconds, allow_negative_numbers = true)]
+    pub seconds: Option<Duration>,
 }
 
 impl ServerArgs {
     /// How long to run, if `--seconds` was given.
     pub fn run_for(&self) -> Option<Duration> {
-        self.seconds.map(crate::generators::request::secs)
+        self.seconds
     }
 }
 
@@ -45,8 +110,55 @@ pub struct ClockArgs {
 }
 
 impl ClockArgs {
+    /// `--virtual` if either set of flags has it: for a lesson with
+    /// subcommands, where the flag may come before the subcommand's name or after.
+    pub fn or(self, other: ClockArgs) -> ClockArgs {
+        ClockArgs {
+            virtual_time: self.virtual_time || other.virtual_time,
+        }
+    }
+
     /// The clock the flags ask for.
     pub fn clock(&self) -> crate::Clock {
         crate::Clock::choose(self.virtual_time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_outside_the_range_are_refused_with_the_range() {
+        for bad in [
+            "inf",
+            "-inf",
+            "nan",
+            "1e300",
+            "18446744073709551615",
+            "1000001",
+        ] {
+            let error = parse_seconds(bad).expect_err(bad);
+            assert!(error.contains("from 0 to 1000000"), "{bad}: {error}");
+        }
+        for bad in ["-1", "-0.5"] {
+            let error = parse_seconds(bad).expect_err(bad);
+            assert!(error.contains("must not be negative"), "{bad}: {error}");
+        }
+        assert!(parse_seconds("soon").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn seconds_in_the_range_are_durations() {
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_seconds("1.2"), Ok(Duration::from_millis(1200)));
+        assert_eq!(parse_seconds("1000000"), Ok(Duration::from_secs(1_000_000)));
+    }
+
+    #[test]
+    fn a_timeout_must_be_more_than_zero() {
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("-0").is_err());
+        assert_eq!(parse_timeout("0.5"), Ok(Duration::from_millis(500)));
     }
 }

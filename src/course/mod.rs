@@ -11,9 +11,11 @@
 //! | [`trace`]    | 01     | `0.000 a enter` lines through `tracing`              |
 //! | [`timeline`] | 01     | the trace drawn as a picture, one row per function   |
 //! | [`cli`]      | 01, 05 | shared lesson flags: `--virtual`, `--host`, `--port` |
+//! | [`output`]   | 01     | printing that stops quietly on a closed pipe (`\| head`) |
 //! | [`ladder`]   | —      | the list of lessons the course prints                |
 
 pub mod cli;
 pub mod ladder;
+pub mod output;
 pub mod timeline;
 pub mod trace;

@@ -111,7 +111,8 @@ impl Timeline {
     /// Prints the timeline at a tenth of a second per column, after a blank
     /// line: how lessons end.
     pub fn print(&self) {
-        println!("\n{}", self.render(Duration::from_millis(100)));
+        let picture = self.render(Duration::from_millis(100));
+        crate::course::output::print_line(format_args!("\n{picture}"));
     }
 }
 

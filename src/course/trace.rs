@@ -5,18 +5,21 @@
 //! giving `tracing-subscriber`'s formatter a timer that reads our [`Clock`]:
 //! on the virtual clock the printed time is the virtual time.
 //!
-//! Because it is ordinary `tracing`, a learner can still filter with
-//! `RUST_LOG` (`RUST_LOG=debug` shows the loop's own events, `RUST_LOG=off`
-//! silences it) and any other subscriber can be plugged in instead.
+//! Because it is ordinary `tracing`, a learner can still filter the printed
+//! lines with `RUST_LOG`: `RUST_LOG=off` silences them (a lesson's timeline is
+//! still drawn), and from lesson 05 on `RUST_LOG=debug` adds the loops' own
+//! events (each select(2) call, each task woken). Any other subscriber can be
+//! plugged in instead.
 
 use std::fmt;
 use std::io::IsTerminal;
 
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::clock::Clock;
 use crate::course::timeline::{self, Recorder, Timeline};
@@ -67,9 +70,14 @@ fn install(clock: &Clock, recorder: Option<Recorder>) -> Result<(), TraceInitErr
         .with_target(false)
         // Colour codes only for a person at a terminal, never in a pipe or a test.
         .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(std::io::stdout);
+        // A closed pipe (`| head`) ends the program quietly, not with a panic.
+        .with_writer(crate::course::output::quiet_stdout)
+        // `RUST_LOG` filters the printed lines only: the timeline below still
+        // records the lesson's own `info` events, so `RUST_LOG=off` leaves
+        // just the picture, and `RUST_LOG=debug` adds lines, not rows.
+        .with_filter(filter);
+    let recorder = recorder.map(|recorder| recorder.with_filter(LevelFilter::INFO));
     tracing_subscriber::registry()
-        .with(filter)
         .with(printer)
         .with(recorder)
         .try_init()

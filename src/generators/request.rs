@@ -25,7 +25,42 @@ pub enum Request {
 }
 
 /// Seconds as a [`Duration`], so lessons can write `secs(0.5)` like Python's
-/// `0.5`. Negative, NaN or endless values become zero: "do not wait".
+/// `0.5`.
+///
+/// It is meant for numbers written in the code. A negative, NaN or endless
+/// number is a bug in that code, so it panics and says which number, as
+/// [`Duration::from_secs_f64`] does; it used to become zero ("do not wait"),
+/// which hid the bug. Numbers a user types go through
+/// [`crate::course::cli::parse_seconds`], which refuses them with a message.
+///
+/// ```
+/// use yieldloop::secs;
+/// assert_eq!(secs(0.5), std::time::Duration::from_millis(500));
+/// ```
+///
+/// # Panics
+///
+/// If `seconds` is negative, NaN, or too large for a `Duration`.
 pub fn secs(seconds: f64) -> Duration {
-    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO)
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) => duration,
+        Err(error) => panic!("secs({seconds}): {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "secs(-1)")]
+    fn a_negative_number_of_seconds_is_a_bug_not_zero() {
+        secs(-1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "secs(inf)")]
+    fn an_endless_number_of_seconds_is_a_bug_not_zero() {
+        secs(f64::INFINITY);
+    }
 }

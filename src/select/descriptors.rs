@@ -30,16 +30,65 @@ pub fn raise_open_files_limit(at_least: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Descriptors to leave free above the one asked for: the clients' own
+/// sockets, which get the numbers from there on.
+const HEADROOM: u64 = 64;
+
+/// Parses a descriptor number for a flag: a whole number from 0 up. Says
+/// "must not be negative" for `-1`, the number `open` returns on failure and
+/// never a descriptor.
+pub fn parse_descriptor(text: &str) -> Result<RawFd, String> {
+    let number: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number: expected a descriptor number"))?;
+    if number < 0 {
+        return Err(format!("{text}: a descriptor number must not be negative"));
+    }
+    RawFd::try_from(number).map_err(|_| format!("{text} is too large for a descriptor number"))
+}
+
+/// The most descriptors [`hold_until_next_is`] will hold, whatever the
+/// limit: each is a real open file, and the test aid needs about a thousand.
+pub const MOST_HELD: u64 = 65_536;
+
+/// Checks, before anything is opened, that this process could reach
+/// descriptor `next_free` with [`HEADROOM`] to spare for the clients above
+/// it: below the hard open-files limit (`ulimit -Hn`), the ceiling no process
+/// can raise by itself, and below [`MOST_HELD`]. Returns `next_free` as a `u64`.
+pub fn check_reachable(next_free: RawFd) -> io::Result<u64> {
+    let Ok(wanted) = u64::try_from(next_free) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {next_free}: a descriptor number must not be negative"),
+        ));
+    };
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let highest = hard.min(MOST_HELD).saturating_sub(HEADROOM);
+    if wanted > highest {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "descriptor {next_free} is out of reach: the open-files limit of this \
+                 process is {hard} (`ulimit -Hn`), this aid holds at most {MOST_HELD}, and \
+                 {HEADROOM} must stay free for the clients; ask for at most {highest}"
+            ),
+        ));
+    }
+    Ok(wanted)
+}
+
 /// Opens `/dev/null` until the lowest free descriptor is `next_free` (or
 /// above: it cannot close what others opened), and returns the files, which
-/// hold their numbers until dropped. Raises the open-files limit as needed.
+/// hold their numbers until dropped. Raises the open-files limit as needed,
+/// and fails at once, opening nothing, if [`check_reachable`] says no.
 ///
 /// Only meaningful in a process that opens nothing else meanwhile (another
 /// thread closing a low descriptor would free a number below `next_free`);
 /// `tests/select_echo.rs` checks it through the lesson 05 server.
 pub fn hold_until_next_is(next_free: RawFd) -> io::Result<Vec<File>> {
-    let next_free_u64 = u64::try_from(next_free).unwrap_or(0);
-    raise_open_files_limit(next_free_u64 + 64)?;
+    let next_free_u64 = check_reachable(next_free)?;
+    raise_open_files_limit(next_free_u64 + HEADROOM)?;
     let mut held = Vec::new();
     loop {
         let file = File::open("/dev/null")?;

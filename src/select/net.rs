@@ -17,8 +17,15 @@ pub const BACKLOG: i32 = 1024;
 
 /// Binds a non-blocking listener on `host:port` (port 0 picks a free one) with
 /// `SO_REUSEADDR`, so a restarted lesson can bind the same port at once.
+///
+/// A failure names the address and says what to do about it: the system's
+/// own words ("Address already in use") name neither the address nor a fix.
 pub fn listen(host: &str, port: u16) -> io::Result<TcpListener> {
     let addr = resolve(host, port)?;
+    bind(addr).map_err(|error| explain_bind_error(addr, error))
+}
+
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
@@ -27,14 +34,53 @@ pub fn listen(host: &str, port: u16) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// `error` from binding `addr`, with the address and a way out. Keeps the
+/// error's kind, so callers can still match on it.
+fn explain_bind_error(addr: SocketAddr, error: io::Error) -> io::Error {
+    let ip = addr.ip();
+    let hint = match error.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            "another program already listens on port {port} (another lesson's server? \
+             lessons 05 and 06 both default to 15000): stop it, or pick another port, \
+             e.g. `--port 15001`, or `--port 0` to let the system choose a free one",
+            port = addr.port()
+        ),
+        io::ErrorKind::AddrNotAvailable => format!(
+            "{ip} is not an address of this machine: use `--host 127.0.0.1` (this \
+             machine only) or `--host 0.0.0.0` (every network interface)"
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "port {} needs special privileges (ports below 1024 do): use `--port 15000`, \
+             or `--port 0` to let the system choose",
+            addr.port()
+        ),
+        _ => String::new(),
+    };
+    let message = if hint.is_empty() {
+        format!("cannot listen on {addr}: {error}")
+    } else {
+        format!("cannot listen on {addr}: {error}; {hint}")
+    };
+    io::Error::new(error.kind(), message)
+}
+
 /// The first address `host:port` names, or an error that says which host.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
-    (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+    let not_found = |why: String| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{host:?} does not name an address"),
+            format!(
+                "cannot find host {host:?}: {why}; check its spelling, or give an IP \
+                 address such as `--host 127.0.0.1`"
+            ),
         )
-    })
+    };
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|error| not_found(error.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| not_found("it names no address".to_string()))
 }
 
 #[cfg(test)]
@@ -52,7 +98,44 @@ mod tests {
 
     #[test]
     fn a_bad_host_is_a_clear_error() {
-        let err = listen("no such host.invalid", 0).expect_err("bad host");
-        assert!(!err.to_string().is_empty());
+        let err = listen("no.such.host.invalid", 0).expect_err("bad host");
+        let message = err.to_string();
+        assert!(
+            message.contains("cannot find host \"no.such.host.invalid\""),
+            "{message}"
+        );
+        assert!(message.contains("--host 127.0.0.1"), "{message}");
+    }
+
+    #[test]
+    fn an_address_of_another_machine_is_named_with_a_fix() {
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
+        let err = listen("192.0.2.1", 0).expect_err("not our address");
+        let message = err.to_string();
+        assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable, "{message}");
+        assert!(
+            message.contains("cannot listen on 192.0.2.1:0"),
+            "{message}"
+        );
+        assert!(
+            message.contains("not an address of this machine"),
+            "{message}"
+        );
+        assert!(message.contains("--host 127.0.0.1"), "{message}");
+    }
+
+    #[test]
+    fn a_port_in_use_is_named_with_a_fix() {
+        let first = listen("127.0.0.1", 0).expect("bind");
+        let port = first.local_addr().expect("addr").port();
+        let err = listen("127.0.0.1", port).expect_err("the port is taken");
+        let message = err.to_string();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{message}");
+        assert!(
+            message.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+            "{message}"
+        );
+        assert!(message.contains("--port 0"), "{message}");
+        assert!(message.contains("lessons 05 and 06"), "{message}");
     }
 }
