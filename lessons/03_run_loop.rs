@@ -5,7 +5,7 @@
 //! decides who runs. While `a` waits, `b` can run. The scheduler is the
 //! slides' `run(*gens)` in Rust, in `src/generators/run.rs`: it keeps each coroutine's
 //! wake-up time, sleeps until the earliest, resumes that one, and repeats.
-//! Read it now; it is a dozen lines.
+//! Read it now; it is about twenty lines.
 //!
 //! Run it:
 //!

@@ -62,7 +62,10 @@ fn run(binary: &str, args: &[&str]) -> Output {
 fn refused(binary: &str, args: &[&str]) -> String {
     let out = run(binary, args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{binary} {args:?} was accepted:\n{err}");
+    assert!(
+        !out.status.success(),
+        "{binary} {args:?} was accepted:\n{err}"
+    );
     assert!(!err.contains("panicked"), "{binary} {args:?}: {err}");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("listening on"),
@@ -177,7 +180,12 @@ fn assert_quiet_when_head_stops_reading(binary: &str, args: &[&str], lines: usiz
     drop(reader); // `head` exits: the pipe's reading end is closed
     let status = finish(&mut child, DEADLINE, binary);
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(
         status.success(),
         "{binary} {args:?}: {status} after the reader left; stderr:\n{err}"
