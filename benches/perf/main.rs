@@ -67,9 +67,9 @@ struct Args {
     /// With --load: connections to hold.
     #[arg(long, default_value_t = 100)]
     connections: usize,
-    /// With --load: seconds of ping-pong.
-    #[arg(long, default_value_t = 5.0)]
-    seconds: f64,
+    /// With --load: seconds of ping-pong (more than 0, at most 1000000).
+    #[arg(long, default_value = "5", value_parser = yieldloop::course::cli::parse_timeout, allow_negative_numbers = true)]
+    seconds: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -217,9 +217,8 @@ fn main() -> ExitCode {
 
 /// `--load HOST:PORT`: the load client alone, printing what it achieved.
 /// Handy to profile a server (`perf stat -p PID`) under a known load.
-fn load_only(addr: std::net::SocketAddr, connections: usize, seconds: f64) -> ExitCode {
+fn load_only(addr: std::net::SocketAddr, connections: usize, phase: Duration) -> ExitCode {
     let plan = servers::plan(addr, connections);
-    let phase = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(5));
     let outcome = load_client::LoadClient::connect_all(plan).and_then(|mut client| {
         let report = client.ping_pong(phase)?;
         Ok((report, client.established(), client.errors()))
