@@ -290,8 +290,9 @@ fn first_client_fd_is_checked_before_listening() {
 
 // ---- item 12: Ctrl-C, again and again --------------------------------------
 
-/// Starts `server`, optionally connects clients and echoes through each,
-/// sends SIGINT, and checks the server is gone, cleanly, within 2 s.
+/// Starts `server`, optionally connects clients, echoes through each and
+/// keeps one of them busy, sends SIGINT, and checks the server is gone,
+/// cleanly, within 2 s.
 fn ctrl_c_once(server: &str, clients: usize) {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
@@ -323,12 +324,24 @@ fn ctrl_c_once(server: &str, clients: usize) {
         );
         connected.push(client);
     }
+    // Load: one client keeps echoing as fast as it can until the server
+    // goes away, so the signal lands while the loop is busy.
+    let chatter = connected.pop().map(|mut client| {
+        thread::spawn(move || {
+            let message = [b'x'; 512];
+            let mut echoed = [0u8; 512];
+            while client.write_all(&message).is_ok() && client.read_exact(&mut echoed).is_ok() {}
+        })
+    });
     // Sent the moment the server says it listens (clients == 0), or with
-    // clients connected: either way it must stop.
+    // clients connected and one busy: either way it must stop.
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
     kill(pid, Signal::SIGINT).unwrap();
     let status = finish(&mut child, Duration::from_secs(2), "Ctrl-C");
     let log = rest.join().unwrap();
+    if let Some(chatter) = chatter {
+        chatter.join().unwrap(); // the server closed its connection
+    }
     assert!(status.success(), "{server}: {status} after Ctrl-C\n{log}");
     assert!(log.contains("Ctrl-C: stopping"), "{server}:\n{log}");
     assert!(log.trim_end().ends_with("stopped"), "{server}:\n{log}");
