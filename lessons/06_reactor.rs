@@ -49,11 +49,11 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing::{info, warn};
 use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
-use yieldloop::println;
+use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
     gather, secs, sleep, spawn, Builder, Clock, EventLoop, Handle, NotInTask, TcpListener,
     TcpStream,
-}; // like std's, but `| head` ends the program quietly
+};
 
 // ANCHOR: server
 /// The accept loop: the talk's `accept_connections`, one task per client.
