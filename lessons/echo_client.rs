@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use yieldloop::course::cli::parse_timeout;
+use yieldloop::course::cli::{parse_port, parse_timeout};
 use yieldloop::course::output::write_stdout;
 use yieldloop::select::net;
 
@@ -33,7 +33,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// The server's port.
-    #[arg(long, default_value_t = 15000)]
+    #[arg(long, default_value_t = 15000, value_parser = parse_port, allow_negative_numbers = true)]
     port: u16,
     /// Give up if connecting or the reply takes longer than this many seconds
     /// (more than 0, at most 1000000).

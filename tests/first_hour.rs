@@ -102,6 +102,16 @@ fn seconds_that_are_not_a_time_are_refused_with_the_allowed_range() {
 }
 
 #[test]
+fn ports_out_of_range_are_refused_with_the_range() {
+    for (binary, rest) in [(SELECT_ECHO, &[][..]), (REACTOR, &[]), (CLIENT, &["hi"])] {
+        let err = refused(binary, &[&["--port", "-1"], rest].concat());
+        assert!(err.contains("must not be negative"), "{err}");
+        let err = refused(binary, &[&["--port", "70000"], rest].concat());
+        assert!(err.contains("from 0 to 65535"), "{err}");
+    }
+}
+
+#[test]
 fn echo_client_refuses_a_timeout_that_could_not_work() {
     for bad in ["inf", "nan", "1e300", "0"] {
         let err = refused(CLIENT, &["--timeout", bad, "hi"]);

@@ -72,6 +72,28 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(timeout)
 }
 
+/// Parses a TCP port for a flag: a whole number from 0 to 65535, where 0
+/// asks the system for any free port.
+///
+/// ```
+/// use yieldloop::course::cli::parse_port;
+///
+/// assert_eq!(parse_port("15000"), Ok(15000));
+/// assert!(parse_port("-1").unwrap_err().contains("must not be negative"));
+/// assert!(parse_port("70000").unwrap_err().contains("from 0 to 65535"));
+/// ```
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    let range = "expected a port from 0 to 65535 (0: let the system choose a free one)";
+    let number: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number: {range}"))?;
+    if number < 0 {
+        return Err(format!("{text}: a port must not be negative; {range}"));
+    }
+    u16::try_from(number).map_err(|_| format!("{text} is too large: {range}"))
+}
+
 /// Flags for a lesson that runs a server. Use with `#[command(flatten)]`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
@@ -79,7 +101,7 @@ pub struct ServerArgs {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on; 0 lets the system pick a free one (printed on the first line).
-    #[arg(long, default_value_t = 15000)]
+    #[arg(long, default_value_t = 15000, value_parser = parse_port, allow_negative_numbers = true)]
     pub port: u16,
     /// Stop by itself after this many seconds, from 0 to 1000000 (default: run until Ctrl-C).
     // `allow_negative_numbers`: without it clap reads `--seconds -1` as an
@@ -153,6 +175,16 @@ mod tests {
         assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
         assert_eq!(parse_seconds("1.2"), Ok(Duration::from_millis(1200)));
         assert_eq!(parse_seconds("1000000"), Ok(Duration::from_secs(1_000_000)));
+    }
+
+    #[test]
+    fn ports_outside_the_range_are_refused_with_the_range() {
+        for bad in ["65536", "18446744073709551615", "1.5", "port"] {
+            let error = parse_port(bad).expect_err(bad);
+            assert!(error.contains("from 0 to 65535"), "{bad}: {error}");
+        }
+        assert_eq!(parse_port("0"), Ok(0));
+        assert_eq!(parse_port("65535"), Ok(65535));
     }
 
     #[test]
