@@ -4,6 +4,8 @@
 
 use clap::Parser;
 use yieldloop::course::ladder;
+use yieldloop::course::output::write_stdout; // `| head` ends it quietly
+use yieldloop::println; // like std's, but `| head` ends the program quietly
 
 /// yieldloop: build an asyncio-style event loop from generators up, in Rust.
 #[derive(Parser)]
@@ -17,12 +19,13 @@ struct Args {
 fn main() {
     let args = Args::parse();
     if args.markdown {
-        print!("{}", ladder::markdown("docs/src/"));
+        write_stdout(ladder::markdown("docs/src/").as_bytes());
         return;
     }
     println!("yieldloop: how an event loop like asyncio's is made, one lesson at a time.\n");
     println!("The ladder (take the lessons in order; each adds one idea):\n");
-    print!("{}", ladder::plain());
+    write_stdout(ladder::plain().as_bytes());
+    println!("First time? What to install (Linux or macOS, Rust 1.85, nc): docs/src/setup.md.");
     if let Some(first) = ladder::LESSONS.first() {
         println!(
             "Start here: read {}, then run `{}`.",

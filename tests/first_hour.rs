@@ -222,6 +222,8 @@ fn every_lesson_ends_quietly_when_its_reader_goes_away() {
         assert_quiet_when_head_stops_reading(binary, args, 1);
     }
     assert_quiet_when_head_stops_reading(REACTOR, &["--port", "0", "--seconds", "5"], 1);
+    // `cargo run`, the course's front door, too.
+    assert_quiet_when_head_stops_reading(env!("CARGO_BIN_EXE_yieldloop"), &[], 0);
 }
 
 // ---- item 4: `RUST_LOG=off` leaves the timeline ----------------------------
