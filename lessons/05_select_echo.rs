@@ -147,7 +147,7 @@ struct Args {
     server: ServerArgs,
     /// Test aid: hold dummy descriptors so the first client's socket gets this
     /// number (1020 lets four clients in below select(2)'s limit of 1024).
-    #[arg(long, hide = true, value_parser = descriptors::parse_descriptor, allow_negative_numbers = true)]
+    #[arg(long, hide = true, value_parser = cli::parse_descriptor, allow_negative_numbers = true)]
     first_client_fd: Option<RawFd>,
 }
 

@@ -83,15 +83,35 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 /// assert!(parse_port("70000").unwrap_err().contains("from 0 to 65535"));
 /// ```
 pub fn parse_port(text: &str) -> Result<u16, String> {
-    let range = "expected a port from 0 to 65535 (0: let the system choose a free one)";
-    let number: i64 = text
+    parse_whole(
+        text,
+        "a port",
+        "expected a port from 0 to 65535 (0: let the system choose a free one)",
+    )
+}
+
+/// Parses a descriptor number for a flag (lesson 05's hidden
+/// `--first-client-fd`): a whole number from 0 up. `-1`, what `open`
+/// returns on failure, is never a descriptor.
+pub fn parse_descriptor(text: &str) -> Result<std::os::fd::RawFd, String> {
+    parse_whole(
+        text,
+        "a descriptor number",
+        "expected a descriptor number from 0 up",
+    )
+}
+
+/// A whole number that fits `T`, with messages that name `what` and the
+/// allowed `range`, and say "must not be negative" for a negative one.
+fn parse_whole<T: TryFrom<i128>>(text: &str, what: &str, range: &str) -> Result<T, String> {
+    let number: i128 = text
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a whole number: {range}"))?;
     if number < 0 {
-        return Err(format!("{text}: a port must not be negative; {range}"));
+        return Err(format!("{text}: {what} must not be negative; {range}"));
     }
-    u16::try_from(number).map_err(|_| format!("{text} is too large: {range}"))
+    T::try_from(number).map_err(|_| format!("{text} is too large for {what}: {range}"))
 }
 
 /// Flags for a lesson that runs a server. Use with `#[command(flatten)]`.

@@ -34,20 +34,6 @@ pub fn raise_open_files_limit(at_least: u64) -> io::Result<()> {
 /// sockets, which get the numbers from there on.
 const HEADROOM: u64 = 64;
 
-/// Parses a descriptor number for a flag: a whole number from 0 up. Says
-/// "must not be negative" for `-1`, the number `open` returns on failure and
-/// never a descriptor.
-pub fn parse_descriptor(text: &str) -> Result<RawFd, String> {
-    let number: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a whole number: expected a descriptor number"))?;
-    if number < 0 {
-        return Err(format!("{text}: a descriptor number must not be negative"));
-    }
-    RawFd::try_from(number).map_err(|_| format!("{text} is too large for a descriptor number"))
-}
-
 /// The most descriptors [`hold_until_next_is`] will hold, whatever the
 /// limit: each is a real open file, and the test aid needs about a thousand.
 pub const MOST_HELD: u64 = 65_536;
