@@ -6,10 +6,12 @@
 //! standard output, `listening on HOST:PORT`, to learn the real port. Keeping
 //! the flags in one struct keeps that contract in one place.
 //!
-//! Numbers of seconds are checked when the flags are parsed
-//! ([`parse_seconds`], [`parse_timeout`]): `inf`, `nan`, `-1` or `1e300` is
-//! refused with a message that says what is allowed, instead of quietly
-//! becoming "no time at all".
+//! Numbers are checked when the flags are parsed ([`parse_seconds`],
+//! [`parse_timeout`], [`parse_port`], [`parse_descriptor`]): `inf`, `nan`,
+//! `-1` or `1e300` is refused with a message that says what is allowed,
+//! instead of quietly becoming "no time at all". Each flag that takes one
+//! also sets clap's `allow_negative_numbers`, or clap would read `-1` as an
+//! unknown flag before our parser could say "must not be negative".
 
 use std::net::SocketAddr;
 use std::time::Duration;
