@@ -32,7 +32,7 @@ pub fn raise_open_files_limit(at_least: u64) -> io::Result<()> {
 
 /// Descriptors to leave free above the one asked for: the clients' own
 /// sockets, which get the numbers from there on.
-const HEADROOM: u64 = 64;
+pub const HEADROOM: u64 = 64;
 
 /// The most descriptors [`hold_until_next_is`] will hold, whatever the
 /// limit: each is a real open file, and the test aid needs about a thousand.
