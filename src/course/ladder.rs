@@ -83,6 +83,16 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/07_tasks.rs",
         chapter: "lesson-07-tasks.md",
     },
+    // Lessons 08–11 (cancellation, synchronisation, an executor for blocking
+    // calls, debugging) are being written; 12 is the last rung either way.
+    Lesson {
+        bin: "12-async-await",
+        title: "async/await: the same loop, stackless",
+        summary:
+            "the slides' a/b as async fns on a small executor over the reactor: Waker, poll, Pin",
+        source: "lessons/12_async_await.rs",
+        chapter: "lesson-12-async-await.md",
+    },
 ];
 
 /// The ladder as a Markdown table. Chapter links start with `link_prefix`:
