@@ -136,24 +136,47 @@ fn lesson_07_on_the_real_clock_overlaps_the_fetches() {
     assert_update_index_overlapped(&stdout(&run_bin(TASKS, &[])));
 }
 
-/// Part 4 mixes timers with real loopback I/O, so its times are checked
-/// loosely (on the virtual clock too: the clock can only jump past I/O the
-/// kernel has not delivered yet): every page arrives, then the processing
-/// steps, and the fetches overlapped.
+/// Parts 4 to 6 mix timers with real loopback I/O, so their times are
+/// checked loosely (on the virtual clock too: the clock can only jump past
+/// I/O the kernel has not delivered yet). Part 4 fetches one page after
+/// another (about 1.0 s); parts 5 and 6 overlap the fetches (about 0.2 s).
+/// Part 5, the slide's `call_soon(update_cache(result))`, updates the cache
+/// *before* `update_index` returns; part 6, fixed, after.
 fn assert_update_index_overlapped(out: &str) {
-    let part_4: Vec<&str> = out
+    let messages: Vec<&str> = out
         .lines()
-        .skip_while(|l| !l.contains("part 4: update_index, 5 pages from http://127.0.0.1:"))
+        .skip_while(|l| !l.contains("5 pages from http://127.0.0.1:"))
         .map(|l| l.split_once(' ').map_or(l, |(_, message)| message))
         .collect();
-    let mut pages = part_4[1..6].to_vec();
-    pages.sort();
-    let want: Vec<String> = (1..=5)
+    let part = |title: &str| -> Vec<&str> {
+        let start = messages
+            .iter()
+            .position(|m| m.starts_with(title))
+            .unwrap_or_else(|| panic!("no {title:?} in:\n{out}"));
+        messages[start + 1..]
+            .iter()
+            .take_while(|m| !m.starts_with("part "))
+            .copied()
+            .collect()
+    };
+    let pages_in_order: Vec<String> = (1..=5)
         .map(|n| format!("got /page/{n}: 59 bytes"))
         .collect();
-    assert_eq!(pages, want, "{out}");
+    let seconds = |line: &str, how: &str| -> f64 {
+        line.strip_prefix(&format!("fetched 5 pages {how} in "))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{line:?} in:\n{out}"))
+    };
+
+    let one_by_one = part("part 4: update_index, one page after another");
+    // One after another: the pages come in the order they were asked for.
+    assert_eq!(one_by_one[..5], pages_in_order, "{out}");
+    // Five 0.2 s pages in a row take 1.0 s; overlapped, about 0.2 s. The
+    // bounds are loose on purpose: they tell overlap from sequence, not speed.
+    assert!(seconds(one_by_one[5], "one after another") > 0.9, "{out}");
     assert_eq!(
-        part_4[7..],
+        one_by_one[6..],
         [
             "process_data: 14 distinct words",
             "update_database: 14 words stored",
@@ -161,12 +184,30 @@ fn assert_update_index_overlapped(out: &str) {
         ],
         "{out}"
     );
-    let took: f64 = part_4[6]
-        .strip_prefix("fetched 5 pages in ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"));
-    // Five 0.2 s pages one after another take 1.0 s; overlapped, about 0.2 s.
-    // The bound is loose on purpose: it tells overlap from sequence, not speed.
-    assert!(took < 0.6, "{out}");
+
+    for (title, tail) in [
+        (
+            "part 5: update_index with tasks, and the slide's call_soon line",
+            ["update_cache: 14 words cached", "update_index returns"],
+        ),
+        (
+            "part 6: update_index with tasks, call_soon fixed",
+            ["update_index returns", "update_cache: 14 words cached"],
+        ),
+    ] {
+        let lines = part(title);
+        let mut pages = lines[..5].to_vec();
+        pages.sort();
+        assert_eq!(pages, pages_in_order, "{out}");
+        assert!(seconds(lines[5], "concurrently") < 0.6, "{out}");
+        assert_eq!(
+            lines[6..8],
+            [
+                "process_data: 14 distinct words",
+                "update_database: 14 words stored"
+            ],
+            "{out}"
+        );
+        assert_eq!(lines[8..], tail, "{title}: {out}");
+    }
 }
