@@ -7,21 +7,25 @@
 //! `TaskError::Panicked` with the task's name and message. A `Future` is a
 //! result that someone else will set; waiting on it from a task is how a
 //! callback API becomes straight-line code (the talk's "no more callbacks").
-//! Last, the talk's `update_index`: fetch several pages *concurrently* from a
-//! small HTTP server that this lesson runs on loopback, then process them.
+//! Last, the talk's `update_index`: fetch several pages from a small HTTP
+//! server that this lesson runs on loopback, first one after another, then
+//! concurrently, then process them; and the slide's `call_soon` bug, then
+//! its fix.
 //! Read `src/reactor/future.rs` (`complete`, `wait`, `gather`) beside this file.
 //!
 //! Run it:
 //!
 //! ```text
-//! cargo run --bin 07-tasks              # real time: about 1.3 s
+//! cargo run --bin 07-tasks              # real time: about 2.8 s
 //! cargo run --bin 07-tasks -- --virtual # virtual time: instant, exact times
 //! ```
 //!
 //! Look for: `gather` finishing at the slowest task's time, not the sum; the
 //! panicking task's message on stderr, then `join(faulty)` reporting it while
 //! the other workers finish; the callback API answering through `lookup`;
-//! and in `update_index`, five 0.2 s pages fetched in about 0.2 s, not 1 s.
+//! and in `update_index`, five 0.2 s pages fetched in 1.0 s one after
+//! another, in about 0.2 s with tasks; `update_cache` before `update_index
+//! returns` with the slide's line, after it once fixed.
 //!
 //! Next: the benchmarks (book, "Performance") put this loop against tokio
 //! and asyncio.
