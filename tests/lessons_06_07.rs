@@ -211,3 +211,92 @@ fn assert_update_index_overlapped(out: &str) {
         assert_eq!(lines[8..], tail, "{title}: {out}");
     }
 }
+
+/// The lines of `out` from the one that starts with `from` up to the next
+/// `(x)` part title, as (time, message).
+fn costs_part(out: &str, from: &str) -> Vec<(std::time::Duration, String)> {
+    trace(out)
+        .into_iter()
+        .skip_while(|(_, message)| !message.starts_with(from))
+        .skip(1)
+        .take_while(|(_, message)| !message.starts_with('('))
+        .collect()
+}
+
+/// The messages strictly between the lines starting with `start` and `end`.
+fn between(part: &[(std::time::Duration, String)], start: &str, end: &str) -> Vec<String> {
+    part.iter()
+        .map(|(_, message)| message.clone())
+        .skip_while(|message| !message.starts_with(start))
+        .skip(1)
+        .take_while(|message| !message.starts_with(end))
+        .collect()
+}
+
+#[test]
+fn lesson_06_costs_shows_what_stackful_coroutines_cost() {
+    let out = stdout(&run_bin(REACTOR, &["costs"]));
+    // (a) Both transfers passed the check before either withdrew: the wait
+    // inside audit_log is invisible at the call site.
+    let transfers = costs_part(&out, "(a) invisible switch points");
+    let order: Vec<&str> = transfers.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "audit: alice has sufficient funds for 80",
+            "alice -> bob: paid 80",
+            "audit: alice has sufficient funds for 80",
+            "alice -> carol: paid 80",
+            "balances: {\"alice\": -60, \"bob\": 80, \"carol\": 80} (both finished: true)",
+        ],
+        "{out}"
+    );
+    // (b) and (c): while the task blocks or computes, nothing else runs: no
+    // tick, and the line after it comes a whole 0.3 s later.
+    for (title, start, end) in [
+        (
+            "(b) std::thread::sleep in a task",
+            "task: std::thread::sleep",
+            "task: awake",
+        ),
+        (
+            "(c) a task that never waits",
+            "task: 0.3 s of work",
+            "task: done",
+        ),
+    ] {
+        let part = costs_part(&out, title);
+        assert_eq!(between(&part, start, end), Vec::<String>::new(), "{out}");
+        let at = |prefix: &str| {
+            part.iter()
+                .find(|(_, m)| m.starts_with(prefix))
+                .map(|(t, _)| *t)
+                .unwrap_or_else(|| panic!("no {prefix:?} in {out}"))
+        };
+        assert!(
+            at(end) - at(start) >= std::time::Duration::from_millis(290),
+            "{out}"
+        );
+        // The ticker ticked before and after: it was frozen, not dead.
+        assert!(
+            part.iter().filter(|(_, m)| m.starts_with("tick")).count() >= 3,
+            "{out}"
+        );
+    }
+    // The fix: with yield_now() between pieces, the ticker goes on.
+    let fixed = costs_part(&out, "(c) fixed");
+    let ticks_during = between(&fixed, "task: 0.3 s of work", "task: done");
+    assert!(ticks_during.iter().any(|m| m.starts_with("tick")), "{out}");
+    // (d) Outside a task, sleep says so through its Result.
+    assert!(
+        out.contains(
+            " sleep outside a task: Err(NotInTask): yieldloop::sleep was called outside a task\n"
+        ),
+        "{out}"
+    );
+    // (e) The borrow held across sleep() makes the second task panic.
+    assert!(
+        out.contains("task \"second visit\" panicked: ") && out.contains(" visits counted: 1\n"),
+        "{out}"
+    );
+}
