@@ -2,7 +2,7 @@
 //!
 //! Lesson 05's loop resumed coroutines straight from its lists of sleepers,
 //! readers and writers. Real loops are built the way asyncio's is: a *ready
-//! queue* of things to run next, a *heap of timers*, a *selector* (epoll, not
+//! queue* of things to run next, *timers* in deadline order, a *selector* (epoll, not
 //! select(2), so no 1024 limit and no rescan of every socket), and one
 //! function, `run_once`, that turns the crank. Tasks live in a slab, and a
 //! task's slab key is also the key its sockets are registered under, so an
@@ -15,6 +15,9 @@
 //! `yield from`s gone: `listener.accept()`, `client.read()` and
 //! `client.write_all()` look blocking and suspend only the calling task.
 //! There are no `co` handles to pass around and no function colouring.
+//! That has a price, and the `costs` part runs it: the switch points are
+//! invisible, a blocking call or a task that never waits freezes the whole
+//! loop (it is *cooperative*), and the colour comes back in the types.
 //!
 //! Run it:
 //!
@@ -31,7 +34,7 @@
 //! ticker made only of `call_later` callbacks, carrying on while clients
 //! connect and talk; the a/b trace exactly as in lesson 03 (`0.500 b
 //! middle`, both exits at `1.000`); in `callbacks`, the cancelled timer
-//! never fires.
+//! never fires; in `costs`, alice at -60 and the ticks that stop for 0.3 s.
 //!
 //! Next, lesson 07 makes tasks into values: join them, gather them, survive
 //! a panicking one, and turn a callback API into straight-line code with a
@@ -53,7 +56,7 @@ use tracing::{info, warn};
 use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, NotInTask, TaskError,
+    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, NotInTask, TaskError,
     TcpListener, TcpStream,
 };
 
@@ -375,10 +378,15 @@ fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
 fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
     let timeline = trace::init_with_timeline(&clock)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
-    let results = event_loop.run_until_complete(|| gather([spawn("a", a), spawn("b", b)]))?;
-    for result in results {
-        result??;
+    let a = event_loop.spawn("a", a);
+    let b = event_loop.spawn("b", b);
+    // Until nothing is left to run: both tasks have finished by then.
+    event_loop.run_forever()?;
+    if !(a.is_finished() && b.is_finished()) {
+        return Err("a task did not finish".into());
     }
+    // The handles also carry the tasks' results; reading them, and waiting
+    // for a task from another, is lesson 07's subject.
     timeline.print();
     Ok(())
 }

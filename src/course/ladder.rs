@@ -72,7 +72,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         bin: "06-reactor",
         title: "The reactor",
-        summary: "asyncio's run_once: ready queue, timer heap, epoll; sockets that look blocking",
+        summary: "asyncio's run_once: ready queue, timers, epoll; sockets that look blocking, and what that costs",
         source: "lessons/06_reactor.rs",
         chapter: "lesson-06-reactor.md",
     },
