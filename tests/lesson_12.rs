@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ab_trace, expected, run_bin, stdout, trace};
+use common::{ab_trace, assert_ab_run, expected, run_bin, stdout, trace};
 
 // The example that prints tokio's trace for the book; its function is
 // checked here so that the book's tokio column is a run, not a claim.
@@ -17,9 +17,7 @@ const ASYNC_AWAIT: &str = env!("CARGO_BIN_EXE_12-async-await");
 #[test]
 fn lesson_12_prints_lesson_03s_trace_from_async_fns() {
     let out = stdout(&run_bin(ASYNC_AWAIT, &["--virtual"]));
-    assert_eq!(trace(&out), ab_trace());
-    assert!(out.contains("a  ●─────────●\n"), "{out}");
-    assert!(out.contains("b  ●────●────●\n"), "{out}");
+    assert_ab_run(&out);
 }
 
 #[test]

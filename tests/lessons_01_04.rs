@@ -4,7 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ab_trace, assert_trace_near, expected, run_bin, run_bin_with, stdout, trace};
+use common::{
+    ab_trace, assert_ab_run, assert_trace_near, expected, run_bin, run_bin_with, stdout, trace,
+};
 
 const BLOCKING: &str = env!("CARGO_BIN_EXE_01-blocking");
 const GENERATORS: &str = env!("CARGO_BIN_EXE_02-generators");
@@ -80,9 +82,7 @@ fn lesson_02_delegation_forwards_send_and_throw_to_gen1() {
 #[test]
 fn lesson_03_overlaps_the_waits_on_virtual_time() {
     let out = stdout(&run_bin(RUN_LOOP, &["--virtual"]));
-    assert_eq!(trace(&out), ab_trace());
-    assert!(out.contains("a  ●─────────●\n"), "{out}");
-    assert!(out.contains("b  ●────●────●\n"), "{out}");
+    assert_ab_run(&out);
 }
 
 #[test]

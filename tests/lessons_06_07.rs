@@ -5,7 +5,7 @@
 mod common;
 
 use common::server::{peer_name, round_trip, run_load, EchoServer};
-use common::{ab_trace, expected, run_bin, stdout, trace};
+use common::{assert_ab_run, expected, run_bin, stdout, trace};
 
 const REACTOR: &str = env!("CARGO_BIN_EXE_06-reactor");
 const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
@@ -17,9 +17,7 @@ fn start() -> EchoServer {
 #[test]
 fn lesson_06_replays_the_a_b_trace_on_the_reactor() {
     let out = stdout(&run_bin(REACTOR, &["ab", "--virtual"]));
-    assert_eq!(trace(&out), ab_trace());
-    assert!(out.contains("a  ●─────────●\n"), "{out}");
-    assert!(out.contains("b  ●────●────●\n"), "{out}");
+    assert_ab_run(&out);
 }
 
 #[test]
