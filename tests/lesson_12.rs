@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{ab_trace, assert_ab_run, expected, run_bin, stdout, trace};
+use std::time::Duration;
+
+use common::{ab_trace, assert_ab_run, assert_trace_near, expected, run_bin, stdout, trace};
 
 // The example that prints tokio's trace for the book; its function is
 // checked here so that the book's tokio column is a run, not a claim.
@@ -18,6 +20,13 @@ const ASYNC_AWAIT: &str = env!("CARGO_BIN_EXE_12-async-await");
 fn lesson_12_prints_lesson_03s_trace_from_async_fns() {
     let out = stdout(&run_bin(ASYNC_AWAIT, &["--virtual"]));
     assert_ab_run(&out);
+}
+
+#[test]
+fn lesson_12_on_the_real_clock_overlaps_the_waits_too() {
+    let out = stdout(&run_bin(ASYNC_AWAIT, &[]));
+    // Only timing gets a tolerance; the order of the lines is exact.
+    assert_trace_near(&trace(&out), &ab_trace(), Duration::from_millis(150));
 }
 
 #[test]
