@@ -1,11 +1,11 @@
 //! Lesson 05's starting points, run: the servers the talks try before the
 //! coroutine select loop, each given the same two clients.
 //!
-//! 1. `blocking`: seed 004's first slide. One client at a time; the second
+//! 1. `blocking`: the first slide of Kandaurov's lecture. One client at a time; the second
 //!    waits until the first leaves.
-//! 2. `threads`: a thread per client (seed 003's "Threads, maybe?"). Both are
+//! 2. `threads`: a thread per client ("Threads, maybe?" in the talk "asyncio-nous"). Both are
 //!    served at once, at the price of a thread, and its stack, per client.
-//! 3. `callbacks`: seed 004's `selectors` loop. One thread; select(2) says
+//! 3. `callbacks`: the lecture's `selectors` loop. One thread; select(2) says
 //!    which socket is ready and the loop calls the function registered for
 //!    it (`accept_conn`, `respond`). Both are served, but the code is cut
 //!    into callbacks: "callback hell" once a conversation has more steps.
@@ -55,7 +55,7 @@ impl StartingPoint {
 }
 
 // ANCHOR: blocking
-/// Seed 004's first server, for `clients` clients: accept one, echo it
+/// Kandaurov's first server, for `clients` clients: accept one, echo it
 /// upper-cased until it leaves, and only then accept the next.
 fn blocking_server(listener: TcpListener, clients: usize) -> io::Result<()> {
     listener.set_nonblocking(false)?; // `net::listen` made it non-blocking
@@ -106,7 +106,7 @@ enum Callback {
     Respond(TcpStream),
 }
 
-/// Seed 004's `selectors` loop: wait until some registered socket is
+/// Kandaurov's `selectors` loop: wait until some registered socket is
 /// readable, then call its callback. Runs until `clients` have come and gone.
 fn callback_server(listener: TcpListener, clients: usize) -> io::Result<()> {
     let mut registered: HashMap<RawFd, Callback> = HashMap::new();
@@ -138,7 +138,7 @@ fn callback_server(listener: TcpListener, clients: usize) -> io::Result<()> {
 /// will not block.
 fn accept_conn(listener: &TcpListener) -> io::Result<TcpStream> {
     let (client, peer) = listener.accept()?;
-    client.set_nonblocking(false)?; // the seed's sockets block; select said it is ready
+    client.set_nonblocking(false)?; // the slide's sockets block; select said it is ready
     info!("accept_conn: {}", role(peer));
     Ok(client)
 }
@@ -147,7 +147,7 @@ fn accept_conn(listener: &TcpListener) -> io::Result<TcpStream> {
 /// `echo_upper_blocking`: a second `recv` would block the whole loop. Every
 /// step of a conversation that waits becomes one more callback, and its
 /// state must live outside the function between calls. That is the
-/// "callback hell" of seed 001, here only one level deep.
+/// "callback hell" of Stępniowski's talk, here only one level deep.
 fn respond(client: &TcpStream) -> io::Result<Option<()>> {
     let mut buf = [0u8; 4096];
     let n = (&*client).read(&mut buf)?;

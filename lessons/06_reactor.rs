@@ -202,7 +202,7 @@ fn yields_now_and_then() -> Result<(), NotInTask> {
 /// A bank of balances, shared by the tasks on one thread.
 type Bank = Rc<RefCell<BTreeMap<&'static str, i64>>>;
 
-/// (a) Seed 000's `transfer`: check, then act. `audit_log` looks like a plain
+/// (a) Svetlov's `transfer` ("Пишем для asyncio"): check, then act. `audit_log` looks like a plain
 /// call, but it waits (it "sends the line to a log server"), and while this
 /// task waits another transfer runs, between the check and the withdrawal.
 fn transfer(
