@@ -143,7 +143,10 @@ impl Wake for TaskWaker {
         // would then wake the loop out of epoll (asyncio's
         // call_soon_threadsafe writes a byte to a self-pipe, as lesson 05's
         // Ctrl-C does); every waker in this lesson fires on the loop's thread.
-        if let Some(executor) = RUNNING.with(|running| running.borrow().upgrade()) {
+        // (`try_with`: a waker dropped late, while this thread's locals are
+        // being torn down, must not panic.)
+        let running = RUNNING.try_with(|running| running.borrow().upgrade());
+        if let Ok(Some(executor)) = running {
             executor.schedule_poll();
         }
     }
