@@ -12,8 +12,11 @@
 //! helpers deep, after a sleep. Because the coroutine's frames are real
 //! frames on a real stack, the backtrace lists every one of them, from the
 //! `panic!` down through the helpers to the coroutine's entry, then on into
-//! the loop that resumed it. The talks name missing context in tracebacks as
-//! a weak point of generator-based asyncio; here it is simply there.
+//! the loop that resumed it. (The talk's own answer to "generators give poor
+//! stack traces" is "Всё ровно наоборот", exactly the other way round:
+//! `yield from` chains show every generator in the traceback. What a stackful
+//! coroutine adds is that plain helpers which never said `yield from` show up
+//! too, and that the ordinary backtrace and debugger walk through the switch.)
 //!
 //! Run it:
 //!

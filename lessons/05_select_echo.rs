@@ -23,6 +23,17 @@
 //! second, never held up while clients connect, talk and leave (`… connected`,
 //! `… disconnected`). `RUST_LOG=debug` also shows each select(2) call.
 //!
+//! Where it starts: `blocking`, `threads` and `callbacks` run the servers the
+//! talks try first, `coroutines` this one, each against the same two clients
+//! (`lessons/05_starting_points.rs`):
+//!
+//! ```text
+//! cargo run --bin 05-select-echo -- blocking   # client 2 waits 0.4 s for client 1
+//! cargo run --bin 05-select-echo -- threads    # answered at once: a thread each
+//! cargo run --bin 05-select-echo -- callbacks  # at once, in one thread: accept_conn/respond
+//! cargo run --bin 05-select-echo -- coroutines # at once, in one thread, straight-line code
+//! ```
+//!
 //! Next, lesson 06 replaces select(2), which cannot watch descriptors numbered
 //! 1024 or more and rescans every socket on every call, with epoll.
 
@@ -34,6 +45,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+#[path = "05_starting_points.rs"]
+mod starting_points;
+use starting_points::StartingPoint;
 use tracing::{info, warn};
 use yieldloop::course::cli::{self, ServerArgs};
 use yieldloop::course::trace;
@@ -149,6 +163,10 @@ struct Args {
     /// number (1020 lets four clients in below select(2)'s limit of 1024).
     #[arg(long, hide = true, value_parser = cli::parse_descriptor, allow_negative_numbers = true)]
     first_client_fd: Option<RawFd>,
+    /// Instead of serving: run one of the servers this lesson starts from
+    /// against two clients, and time how long the second one waits.
+    #[command(subcommand)]
+    starting_point: Option<StartingPoint>,
 }
 
 // ANCHOR: main
@@ -179,9 +197,19 @@ fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
     Ok(())
 }
 
+/// `blocking`, `threads`, `callbacks`, `coroutines`: see `05_starting_points.rs`.
+fn run_starting_point(which: StartingPoint, clock: &Clock) -> io::Result<()> {
+    trace::init(clock).map_err(io::Error::other)?;
+    starting_points::run(which, clock)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    match serve(&args, &Clock::real()) {
+    let result = match args.starting_point {
+        None => serve(&args, &Clock::real()),
+        Some(which) => run_starting_point(which, &Clock::real()),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("05-select-echo: {e}");

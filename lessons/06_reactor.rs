@@ -2,7 +2,7 @@
 //!
 //! Lesson 05's loop resumed coroutines straight from its lists of sleepers,
 //! readers and writers. Real loops are built the way asyncio's is: a *ready
-//! queue* of things to run next, a *heap of timers*, a *selector* (epoll, not
+//! queue* of things to run next, *timers* in deadline order, a *selector* (epoll, not
 //! select(2), so no 1024 limit and no rescan of every socket), and one
 //! function, `run_once`, that turns the crank. Tasks live in a slab, and a
 //! task's slab key is also the key its sockets are registered under, so an
@@ -15,6 +15,9 @@
 //! `yield from`s gone: `listener.accept()`, `client.read()` and
 //! `client.write_all()` look blocking and suspend only the calling task.
 //! There are no `co` handles to pass around and no function colouring.
+//! That has a price, and the `costs` part runs it: the switch points are
+//! invisible, a blocking call or a task that never waits freezes the whole
+//! loop (it is *cooperative*), and the colour comes back in the types.
 //!
 //! Run it:
 //!
@@ -23,6 +26,7 @@
 //! cargo run --bin echo-client -- --port 15000 hello   # or: nc 127.0.0.1 15000
 //! cargo run --bin 06-reactor -- ab --virtual          # lesson 03's a/b trace, on the reactor
 //! cargo run --bin 06-reactor -- callbacks --virtual   # call_soon / call_later / call_at
+//! cargo run --bin 06-reactor -- costs                 # what stackful costs, run
 //! RUST_LOG=debug cargo run --bin 06-reactor           # also the loop's own events
 //! ```
 //!
@@ -30,18 +34,22 @@
 //! ticker made only of `call_later` callbacks, carrying on while clients
 //! connect and talk; the a/b trace exactly as in lesson 03 (`0.500 b
 //! middle`, both exits at `1.000`); in `callbacks`, the cancelled timer
-//! never fires.
+//! never fires; in `costs`, alice at -60 and the ticks that stop for 0.3 s.
 //!
 //! Next, lesson 07 makes tasks into values: join them, gather them, survive
 //! a panicking one, and turn a callback API into straight-line code with a
 //! future.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
@@ -51,8 +59,8 @@ use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
-    gather, secs, sleep, spawn, Builder, Clock, EventLoop, Handle, NotInTask, TcpListener,
-    TcpStream,
+    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, NotInTask, TaskError,
+    TcpListener, TcpStream,
 };
 
 // ANCHOR: server
@@ -130,6 +138,163 @@ fn b() -> Result<(), NotInTask> {
 }
 // ANCHOR_END: ab
 
+// ANCHOR: costs
+/// What stackful costs, part 1: a ticker that should print every 0.1 s,
+/// beside a task `work` that misbehaves. Ticks that stop while `work` runs
+/// show that the whole loop stopped with it.
+fn beside_a_ticker(
+    clock: &Clock,
+    title: &str,
+    work: impl FnOnce() -> Result<(), NotInTask> + 'static,
+) -> Result<(), Box<dyn Error>> {
+    info!("{title}");
+    let mut event_loop = Builder::new().clock(clock.clone()).build()?;
+    let handle = event_loop.handle();
+    let _ = event_loop.call_later(secs(0.1), move || tick_every(handle, secs(0.1), 1));
+    event_loop.run_until_complete(work)??;
+    Ok(())
+}
+
+/// A `call_later` ticker, like the server's, at a given period.
+fn tick_every(handle: Handle, period: Duration, n: u64) {
+    info!("tick {n}");
+    let next = handle.clone();
+    let _ = handle.call_later(period, move || tick_every(next, period, n + 1));
+}
+
+/// (b) `std::thread::sleep` looks just like `yieldloop::sleep`, and blocks
+/// the thread: no tick, no other task, no socket, for 0.3 s.
+fn blocks_the_thread() -> Result<(), NotInTask> {
+    sleep(secs(0.25))?;
+    info!("task: std::thread::sleep(0.3 s)");
+    std::thread::sleep(secs(0.3));
+    info!("task: awake");
+    sleep(secs(0.2)) // let the ticker show it is back
+}
+
+/// (c) A task that never waits keeps the loop from running anything else.
+fn never_waits() -> Result<(), NotInTask> {
+    sleep(secs(0.25))?;
+    info!("task: 0.3 s of work without waiting");
+    let started = std::time::Instant::now();
+    let mut steps = 0u64;
+    while started.elapsed() < secs(0.3) {
+        steps = std::hint::black_box(steps + 1);
+    }
+    info!("task: done");
+    sleep(secs(0.2))
+}
+
+/// The fix for (c): the same work, with `yield_now()` between pieces, lets
+/// the loop run ready callbacks, timers and sockets in between.
+fn yields_now_and_then() -> Result<(), NotInTask> {
+    sleep(secs(0.25))?;
+    info!("task: 0.3 s of work, yield_now() every 10 ms");
+    let started = std::time::Instant::now();
+    let mut piece = std::time::Instant::now();
+    while started.elapsed() < secs(0.3) {
+        if piece.elapsed() >= secs(0.01) {
+            yield_now()?;
+            piece = std::time::Instant::now();
+        }
+    }
+    info!("task: done");
+    sleep(secs(0.2))
+}
+
+/// A bank of balances, shared by the tasks on one thread.
+type Bank = Rc<RefCell<BTreeMap<&'static str, i64>>>;
+
+/// (a) Svetlov's `transfer` ("Пишем для asyncio"): check, then act. `audit_log` looks like a plain
+/// call, but it waits (it "sends the line to a log server"), and while this
+/// task waits another transfer runs, between the check and the withdrawal.
+fn transfer(
+    bank: &Bank,
+    amount: i64,
+    payer: &'static str,
+    payee: &'static str,
+) -> Result<(), NotInTask> {
+    if bank.borrow()[payer] < amount {
+        info!("{payer} -> {payee}: insufficient funds");
+        return Ok(());
+    }
+    audit_log(&format!("{payer} has sufficient funds for {amount}"))?;
+    *bank.borrow_mut().entry(payee).or_default() += amount;
+    *bank.borrow_mut().entry(payer).or_default() -= amount;
+    info!("{payer} -> {payee}: paid {amount}");
+    Ok(())
+}
+
+/// Nothing here says that it suspends the task; only its body does.
+fn audit_log(line: &str) -> Result<(), NotInTask> {
+    sleep(secs(0.01))?; // the round trip to the log server
+    info!("audit: {line}");
+    Ok(())
+}
+
+/// (e) A `RefCell` borrow held across a wait: the next task to borrow
+/// panics. In an `async fn`, clippy points at the `.await`; here the wait
+/// is a plain call, and nothing warns.
+fn count_visit(visits: &Rc<RefCell<u64>>) -> Result<(), NotInTask> {
+    let mut count = visits.borrow_mut();
+    sleep(secs(0.01))?; // the borrow is still held here
+    *count += 1;
+    Ok(())
+}
+
+/// Runs (a) to (e), each beside the ticker where the ticker shows something.
+fn costs(clock: &Clock) -> Result<(), Box<dyn Error>> {
+    trace::init(clock)?;
+
+    let mut event_loop = Builder::new().clock(clock.clone()).build()?;
+    info!("(a) invisible switch points: two transfers of 80 from alice's 100");
+    let bank: Bank = Rc::new(RefCell::new(BTreeMap::from([("alice", 100)])));
+    let (first, second) = (bank.clone(), bank.clone());
+    let to_bob = event_loop.spawn("to bob", move || transfer(&first, 80, "alice", "bob"));
+    let to_carol = event_loop.spawn("to carol", move || transfer(&second, 80, "alice", "carol"));
+    event_loop.run_forever()?;
+    let finished = to_bob.is_finished() && to_carol.is_finished();
+    info!("balances: {:?} (both finished: {finished})", bank.borrow());
+
+    beside_a_ticker(clock, "(b) std::thread::sleep in a task", blocks_the_thread)?;
+    beside_a_ticker(clock, "(c) a task that never waits", never_waits)?;
+    beside_a_ticker(
+        clock,
+        "(c) fixed: the same work with yield_now()",
+        yields_now_and_then,
+    )?;
+
+    info!("(d) colouring comes back through the types");
+    match sleep(secs(0.1)) {
+        Ok(()) => info!("sleep outside a task slept"),
+        Err(error) => {
+            let message = error.to_string();
+            let first = message
+                .split_once(": ")
+                .map_or(&*message, |(first, _)| first);
+            info!("sleep outside a task: Err(NotInTask): {first}");
+        }
+    }
+
+    info!("(e) a RefCell borrow held across a wait");
+    let mut event_loop = Builder::new().clock(clock.clone()).build()?;
+    let visits = Rc::new(RefCell::new(0u64));
+    let (one, two) = (visits.clone(), visits.clone());
+    let first = event_loop.spawn("first visit", move || count_visit(&one));
+    let second = event_loop.spawn("second visit", move || count_visit(&two));
+    event_loop.run_forever()?;
+    for visit in [first, second] {
+        // Both finished (run_forever ran until nothing was left), so this
+        // only reads the outcome; waiting for a task is lesson 07's.
+        if let Err(TaskError::Panicked { task, message }) = visit.join() {
+            info!("task {task:?} panicked: {message}");
+        }
+    }
+    info!("visits counted: {}", visits.borrow());
+    Ok(())
+}
+// ANCHOR_END: costs
+
 // ANCHOR: callbacks
 /// The loop's callback API: asyncio's `call_soon`, `call_later`, `call_at`,
 /// and cancelling a timer before it fires.
@@ -191,6 +356,9 @@ enum Demo {
         #[command(flatten)]
         clock: ClockArgs,
     },
+    /// What stackful coroutines cost: invisible switch points, blocking calls, starving, colouring.
+    /// Real time only: std::thread::sleep cannot move the virtual clock.
+    Costs,
 }
 
 /// Parses the flags, refusing the ones given to the wrong part: the server's
@@ -209,6 +377,16 @@ fn parse_args() -> Args {
                 "--virtual is a flag of the demos, not of the server, which answers real \
                  clients in real time; try `06-reactor ab --virtual` or \
                  `06-reactor callbacks --virtual`",
+            )
+            .exit();
+    }
+    if matches.subcommand_name() == Some("costs") && args.clock.virtual_time {
+        command
+            .error(
+                ErrorKind::ArgumentConflict,
+                "--virtual does not apply to `costs`: it shows std::thread::sleep and busy \
+                 loops, which take real time whatever the loop's clock says; run \
+                 `06-reactor costs`",
             )
             .exit();
     }
@@ -260,10 +438,15 @@ fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
 fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
     let timeline = trace::init_with_timeline(&clock)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
-    let results = event_loop.run_until_complete(|| gather([spawn("a", a), spawn("b", b)]))?;
-    for result in results {
-        result??;
+    let a = event_loop.spawn("a", a);
+    let b = event_loop.spawn("b", b);
+    // Until nothing is left to run: both tasks have finished by then.
+    event_loop.run_forever()?;
+    if !(a.is_finished() && b.is_finished()) {
+        return Err("a task did not finish".into());
     }
+    // The handles also carry the tasks' results; reading them, and waiting
+    // for a task from another, is lesson 07's subject.
     timeline.print();
     Ok(())
 }
@@ -283,6 +466,7 @@ fn main() -> ExitCode {
         None => serve(&args.server),
         Some(Demo::Ab { clock }) => ab(args.clock.or(clock).clock()),
         Some(Demo::Callbacks { clock }) => callback_demo(args.clock.or(clock).clock()),
+        Some(Demo::Costs) => costs(&Clock::real()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,21 +7,25 @@
 //! `TaskError::Panicked` with the task's name and message. A `Future` is a
 //! result that someone else will set; waiting on it from a task is how a
 //! callback API becomes straight-line code (the talk's "no more callbacks").
-//! Last, the talk's `update_index`: fetch several pages *concurrently* from a
-//! small HTTP server that this lesson runs on loopback, then process them.
+//! Last, the talk's `update_index`: fetch several pages from a small HTTP
+//! server that this lesson runs on loopback, first one after another, then
+//! concurrently, then process them; and the slide's `call_soon` bug, then
+//! its fix.
 //! Read `src/reactor/future.rs` (`complete`, `wait`, `gather`) beside this file.
 //!
 //! Run it:
 //!
 //! ```text
-//! cargo run --bin 07-tasks              # real time: about 1.3 s
+//! cargo run --bin 07-tasks              # real time: about 2.8 s
 //! cargo run --bin 07-tasks -- --virtual # virtual time: instant, exact times
 //! ```
 //!
 //! Look for: `gather` finishing at the slowest task's time, not the sum; the
 //! panicking task's message on stderr, then `join(faulty)` reporting it while
 //! the other workers finish; the callback API answering through `lookup`;
-//! and in `update_index`, five 0.2 s pages fetched in about 0.2 s, not 1 s.
+//! and in `update_index`, five 0.2 s pages fetched in 1.0 s one after
+//! another, in about 0.2 s with tasks; `update_cache` before `update_index
+//! returns` with the slide's line, after it once fixed.
 //!
 //! Next: the benchmarks (book, "Performance") put this loop against tokio
 //! and asyncio.
@@ -170,14 +174,38 @@ fn no_more_callbacks() -> Result<()> {
     Ok(())
 }
 
+// ANCHOR: one_by_one
+/// Part 4, the talk's "boring" `update_index`: fetch the pages one after
+/// another, then process them. Each `request_url` waits for its page before
+/// the next one is asked for.
+fn update_index_one_by_one(server: SocketAddr, paths: &[&'static str]) -> Result<()> {
+    info!("part 4: update_index, one page after another");
+    let started = yieldloop::now()?;
+    let mut pages = Vec::new();
+    for &path in paths {
+        pages.push(request_url(server, path)?);
+    }
+    report_fetch(&pages, started, "one after another")?;
+    let words = process_data(&pages);
+    update_database(&words)?;
+    update_cache(&words); // the boring version simply calls it
+    Ok(())
+}
+// ANCHOR_END: one_by_one
+
 // ANCHOR: update_index
-/// Part 4, the talk's `update_index`: start every fetch, gather the pages,
-/// then process them.
-fn update_index(server: SocketAddr, paths: &[&'static str], delay: Duration) -> Result<()> {
-    info!(
-        "part 4: update_index, {} pages from http://{server}",
-        paths.len()
-    );
+/// How `update_index` hands `update_cache` to the loop.
+#[derive(Clone, Copy)]
+enum CacheCall {
+    /// The slide's line, `call_soon(update_cache(result))`.
+    LikeTheSlide,
+    /// `call_soon(update_cache, result)`: the function and its argument.
+    Fixed,
+}
+
+/// Parts 5 and 6, the talk's `update_index` with tasks: start every fetch,
+/// gather the pages, then process them; update the cache *after* returning.
+fn update_index(server: SocketAddr, paths: &[&'static str], cache: CacheCall) -> Result<()> {
     let started = yieldloop::now()?;
     let fetches: Vec<_> = paths
         .iter()
@@ -187,21 +215,46 @@ fn update_index(server: SocketAddr, paths: &[&'static str], delay: Duration) -> 
     for page in gather(fetches) {
         pages.push(page??);
     }
-    let took = yieldloop::now()? - started;
-    let one_by_one = delay * paths.len() as u32;
-    info!(
-        "fetched {} pages in {:.1} s (one after another: {:.1} s)",
-        pages.len(),
-        took.as_secs_f64(),
-        one_by_one.as_secs_f64()
-    );
+    report_fetch(&pages, started, "concurrently")?;
     let words = process_data(&pages);
     update_database(&words)?;
-    // Like the slide's `call_soon(update_cache(result))`: after we return.
-    Handle::current()?.call_soon(move || info!("update_cache: {} words cached", words.len()));
+    let handle = Handle::current()?;
+    match cache {
+        CacheCall::LikeTheSlide => {
+            // Python evaluates the argument first, and so does Rust:
+            // `update_cache(result)` runs *now*, and call_soon is handed
+            // what it returned (Python: None). Written as on the slide,
+            // `handle.call_soon(update_cache(&words))` does not even
+            // compile here: `()` is not a callback. This is what it means.
+            #[allow(clippy::let_unit_value)] // the unit is the point: Python's None
+            let returned = update_cache(&words);
+            handle.call_soon(move || returned);
+        }
+        CacheCall::Fixed => {
+            // The function *and* its argument, to be called later.
+            handle.call_soon(move || update_cache(&words));
+        }
+    }
+    info!("update_index returns");
     Ok(())
 }
 // ANCHOR_END: update_index
+
+/// The line both versions print after fetching.
+fn report_fetch(pages: &[String], started: Duration, how: &str) -> Result<(), NotInTask> {
+    let took = yieldloop::now()? - started;
+    info!(
+        "fetched {} pages {how} in {:.1} s",
+        pages.len(),
+        took.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Stands in for a cache write: fast, and not worth waiting for.
+fn update_cache(words: &BTreeSet<String>) {
+    info!("update_cache: {} words cached", words.len());
+}
 
 // ANCHOR: request_url
 /// `GET path` over HTTP/1.0: connect, send the request, read until the
@@ -299,11 +352,17 @@ fn run(clock: yieldloop::Clock) -> Result<()> {
         spawn_join_gather()?;
         a_panicking_task()?;
         no_more_callbacks()?;
-        update_index(
-            server,
-            &["/page/1", "/page/2", "/page/3", "/page/4", "/page/5"],
-            delay,
-        )
+        let pages = ["/page/1", "/page/2", "/page/3", "/page/4", "/page/5"];
+        info!(
+            "{} pages from http://{server}, {:.1} s each",
+            pages.len(),
+            delay.as_secs_f64()
+        );
+        update_index_one_by_one(server, &pages)?;
+        info!("part 5: update_index with tasks, and the slide's call_soon line");
+        update_index(server, &pages, CacheCall::LikeTheSlide)?;
+        info!("part 6: update_index with tasks, call_soon fixed");
+        update_index(server, &pages, CacheCall::Fixed)
     })??;
     event_loop.run_once()?; // let the call_soon'd update_cache run
     Ok(())

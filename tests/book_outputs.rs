@@ -51,6 +51,16 @@ const OUTPUTS: &[(&str, &str, &[&str])] = &[
         env!("CARGO_BIN_EXE_06-reactor"),
         &["callbacks", "--virtual"],
     ),
+    (
+        "12-async-await.txt",
+        env!("CARGO_BIN_EXE_12-async-await"),
+        &["--virtual"],
+    ),
+    (
+        "12-async-await-cancel.txt",
+        env!("CARGO_BIN_EXE_12-async-await"),
+        &["cancel", "--virtual"],
+    ),
 ];
 
 const GENERATED: &str = "docs/src/generated";

@@ -206,7 +206,7 @@ fn assert_quiet_when_head_stops_reading(binary: &str, args: &[&str], lines: usiz
 
 #[test]
 fn every_lesson_ends_quietly_when_its_reader_goes_away() {
-    let runs: [(&str, &[&str]); 8] = [
+    let runs: [(&str, &[&str]); 10] = [
         (BLOCKING, &["--virtual"]),
         (GENERATORS, &[]),
         (RUN_LOOP, &["--virtual"]),
@@ -214,6 +214,8 @@ fn every_lesson_ends_quietly_when_its_reader_goes_away() {
         (REACTOR, &["ab", "--virtual"]),
         (REACTOR, &["callbacks", "--virtual"]),
         (TASKS, &["--virtual"]),
+        (env!("CARGO_BIN_EXE_12-async-await"), &["--virtual"]),
+        (env!("CARGO_BIN_EXE_12-async-await"), &["cancel", "--virtual"]),
         // A server: its next trace line finds the pipe closed.
         (SELECT_ECHO, &["--port", "0", "--seconds", "5"]),
     ];
@@ -273,6 +275,9 @@ fn lesson_06_puts_each_flag_where_it_belongs() {
     assert!(err.contains("--seconds is a flag of the server"), "{err}");
     let err = refused(REACTOR, &["--port", "0", "callbacks"]);
     assert!(err.contains("--port is a flag of the server"), "{err}");
+    // `costs` shows real blocking: the virtual clock cannot apply to it.
+    let err = refused(REACTOR, &["--virtual", "costs"]);
+    assert!(err.contains("does not apply to `costs`"), "{err}");
     // `--virtual` before the demo's name works as well as after it.
     let out = common::run_bin(REACTOR, &["--virtual", "ab"]);
     assert_eq!(common::trace(&common::stdout(&out)), common::ab_trace());

@@ -4,7 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ab_trace, assert_trace_near, expected, run_bin, run_bin_with, stdout, trace};
+use common::{
+    ab_trace, assert_ab_run, assert_trace_near, expected, run_bin, run_bin_with, stdout, trace,
+};
 
 const BLOCKING: &str = env!("CARGO_BIN_EXE_01-blocking");
 const GENERATORS: &str = env!("CARGO_BIN_EXE_02-generators");
@@ -40,10 +42,8 @@ fn lesson_02_shows_the_generator_protocol() {
         "  send(3) -> 6",
         "  throw(\"FOO\") -> Ok(Yielded(\"error\"))",
         "  send after it finished -> Err(Exhausted)",
-        "  Yielded(1)",
-        "  Yielded(2)",
-        "  gen2 got 3 back from gen1",
-        "  Returned(3)",
+        "  for v in Gen1: 1 2",
+        "  gen2 delegating to Gen1: Yielded(1), Yielded(2), Returned(3)",
     ] {
         assert!(
             out.lines().any(|l| l == line),
@@ -60,11 +60,29 @@ fn lesson_02_shows_the_generator_protocol() {
 }
 
 #[test]
+fn lesson_02_delegation_forwards_send_and_throw_to_gen1() {
+    let out = stdout(&run_bin(GENERATORS, &[]));
+    let part5 = &out[out.find("5. delegation").expect("part 5")..];
+    let part5 = &part5[..part5.find("6. ").expect("part 6")];
+    // In this order: the sent 10 and the thrown "STOP" arrive in gen1, and
+    // gen1's `return 3` comes out of gen2 as Returned(3).
+    let wanted = [
+        "  send(0) -> Ok(Yielded(1))",
+        "  gen1 received 10",
+        "  send(10) -> Ok(Yielded(2))",
+        "  gen1 caught \"STOP\" and returns 3",
+        "  gen2 got 3 back from gen1",
+        "  throw(\"STOP\") -> Ok(Returned(3))   (Python: StopIteration(3))",
+        "  send after it finished -> Err(Exhausted)   (Python: StopIteration, no value)",
+    ];
+    let lines: Vec<&str> = part5.lines().skip(1).collect();
+    assert_eq!(lines, wanted, "{out}");
+}
+
+#[test]
 fn lesson_03_overlaps_the_waits_on_virtual_time() {
     let out = stdout(&run_bin(RUN_LOOP, &["--virtual"]));
-    assert_eq!(trace(&out), ab_trace());
-    assert!(out.contains("a  ●─────────●\n"), "{out}");
-    assert!(out.contains("b  ●────●────●\n"), "{out}");
+    assert_ab_run(&out);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 mod common;
 
 use common::server::{peer_name, round_trip, run_load, EchoServer};
-use common::{ab_trace, expected, run_bin, stdout, trace};
+use common::{assert_ab_run, expected, run_bin, stdout, trace};
 
 const REACTOR: &str = env!("CARGO_BIN_EXE_06-reactor");
 const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
@@ -17,9 +17,7 @@ fn start() -> EchoServer {
 #[test]
 fn lesson_06_replays_the_a_b_trace_on_the_reactor() {
     let out = stdout(&run_bin(REACTOR, &["ab", "--virtual"]));
-    assert_eq!(trace(&out), ab_trace());
-    assert!(out.contains("a  ●─────────●\n"), "{out}");
-    assert!(out.contains("b  ●────●────●\n"), "{out}");
+    assert_ab_run(&out);
 }
 
 #[test]
@@ -136,24 +134,47 @@ fn lesson_07_on_the_real_clock_overlaps_the_fetches() {
     assert_update_index_overlapped(&stdout(&run_bin(TASKS, &[])));
 }
 
-/// Part 4 mixes timers with real loopback I/O, so its times are checked
-/// loosely (on the virtual clock too: the clock can only jump past I/O the
-/// kernel has not delivered yet): every page arrives, then the processing
-/// steps, and the fetches overlapped.
+/// Parts 4 to 6 mix timers with real loopback I/O, so their times are
+/// checked loosely (on the virtual clock too: the clock can only jump past
+/// I/O the kernel has not delivered yet). Part 4 fetches one page after
+/// another (about 1.0 s); parts 5 and 6 overlap the fetches (about 0.2 s).
+/// Part 5, the slide's `call_soon(update_cache(result))`, updates the cache
+/// *before* `update_index` returns; part 6, fixed, after.
 fn assert_update_index_overlapped(out: &str) {
-    let part_4: Vec<&str> = out
+    let messages: Vec<&str> = out
         .lines()
-        .skip_while(|l| !l.contains("part 4: update_index, 5 pages from http://127.0.0.1:"))
+        .skip_while(|l| !l.contains("5 pages from http://127.0.0.1:"))
         .map(|l| l.split_once(' ').map_or(l, |(_, message)| message))
         .collect();
-    let mut pages = part_4[1..6].to_vec();
-    pages.sort();
-    let want: Vec<String> = (1..=5)
+    let part = |title: &str| -> Vec<&str> {
+        let start = messages
+            .iter()
+            .position(|m| m.starts_with(title))
+            .unwrap_or_else(|| panic!("no {title:?} in:\n{out}"));
+        messages[start + 1..]
+            .iter()
+            .take_while(|m| !m.starts_with("part "))
+            .copied()
+            .collect()
+    };
+    let pages_in_order: Vec<String> = (1..=5)
         .map(|n| format!("got /page/{n}: 59 bytes"))
         .collect();
-    assert_eq!(pages, want, "{out}");
+    let seconds = |line: &str, how: &str| -> f64 {
+        line.strip_prefix(&format!("fetched 5 pages {how} in "))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{line:?} in:\n{out}"))
+    };
+
+    let one_by_one = part("part 4: update_index, one page after another");
+    // One after another: the pages come in the order they were asked for.
+    assert_eq!(one_by_one[..5], pages_in_order, "{out}");
+    // Five 0.2 s pages in a row take 1.0 s; overlapped, about 0.2 s. The
+    // bounds are loose on purpose: they tell overlap from sequence, not speed.
+    assert!(seconds(one_by_one[5], "one after another") > 0.9, "{out}");
     assert_eq!(
-        part_4[7..],
+        one_by_one[6..],
         [
             "process_data: 14 distinct words",
             "update_database: 14 words stored",
@@ -161,12 +182,119 @@ fn assert_update_index_overlapped(out: &str) {
         ],
         "{out}"
     );
-    let took: f64 = part_4[6]
-        .strip_prefix("fetched 5 pages in ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"));
-    // Five 0.2 s pages one after another take 1.0 s; overlapped, about 0.2 s.
-    // The bound is loose on purpose: it tells overlap from sequence, not speed.
-    assert!(took < 0.6, "{out}");
+
+    for (title, tail) in [
+        (
+            "part 5: update_index with tasks, and the slide's call_soon line",
+            ["update_cache: 14 words cached", "update_index returns"],
+        ),
+        (
+            "part 6: update_index with tasks, call_soon fixed",
+            ["update_index returns", "update_cache: 14 words cached"],
+        ),
+    ] {
+        let lines = part(title);
+        let mut pages = lines[..5].to_vec();
+        pages.sort();
+        assert_eq!(pages, pages_in_order, "{out}");
+        assert!(seconds(lines[5], "concurrently") < 0.6, "{out}");
+        assert_eq!(
+            lines[6..8],
+            [
+                "process_data: 14 distinct words",
+                "update_database: 14 words stored"
+            ],
+            "{out}"
+        );
+        assert_eq!(lines[8..], tail, "{title}: {out}");
+    }
+}
+
+/// The lines of `out` from the one that starts with `from` up to the next
+/// `(x)` part title, as (time, message).
+fn costs_part(out: &str, from: &str) -> Vec<(std::time::Duration, String)> {
+    trace(out)
+        .into_iter()
+        .skip_while(|(_, message)| !message.starts_with(from))
+        .skip(1)
+        .take_while(|(_, message)| !message.starts_with('('))
+        .collect()
+}
+
+/// The messages strictly between the lines starting with `start` and `end`.
+fn between(part: &[(std::time::Duration, String)], start: &str, end: &str) -> Vec<String> {
+    part.iter()
+        .map(|(_, message)| message.clone())
+        .skip_while(|message| !message.starts_with(start))
+        .skip(1)
+        .take_while(|message| !message.starts_with(end))
+        .collect()
+}
+
+#[test]
+fn lesson_06_costs_shows_what_stackful_coroutines_cost() {
+    let out = stdout(&run_bin(REACTOR, &["costs"]));
+    // (a) Both transfers passed the check before either withdrew: the wait
+    // inside audit_log is invisible at the call site.
+    let transfers = costs_part(&out, "(a) invisible switch points");
+    let order: Vec<&str> = transfers.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "audit: alice has sufficient funds for 80",
+            "alice -> bob: paid 80",
+            "audit: alice has sufficient funds for 80",
+            "alice -> carol: paid 80",
+            "balances: {\"alice\": -60, \"bob\": 80, \"carol\": 80} (both finished: true)",
+        ],
+        "{out}"
+    );
+    // (b) and (c): while the task blocks or computes, nothing else runs: no
+    // tick, and the line after it comes a whole 0.3 s later.
+    for (title, start, end) in [
+        (
+            "(b) std::thread::sleep in a task",
+            "task: std::thread::sleep",
+            "task: awake",
+        ),
+        (
+            "(c) a task that never waits",
+            "task: 0.3 s of work",
+            "task: done",
+        ),
+    ] {
+        let part = costs_part(&out, title);
+        assert_eq!(between(&part, start, end), Vec::<String>::new(), "{out}");
+        let at = |prefix: &str| {
+            part.iter()
+                .find(|(_, m)| m.starts_with(prefix))
+                .map(|(t, _)| *t)
+                .unwrap_or_else(|| panic!("no {prefix:?} in {out}"))
+        };
+        assert!(
+            at(end) - at(start) >= std::time::Duration::from_millis(290),
+            "{out}"
+        );
+        // The ticker ticked before and after: it was frozen, not dead.
+        assert!(
+            part.iter().filter(|(_, m)| m.starts_with("tick")).count() >= 3,
+            "{out}"
+        );
+    }
+    // The fix: with yield_now() between pieces, the ticker goes on.
+    let fixed = costs_part(&out, "(c) fixed");
+    let ticks_during = between(&fixed, "task: 0.3 s of work", "task: done");
+    assert!(ticks_during.iter().any(|m| m.starts_with("tick")), "{out}");
+    // (d) Outside a task, sleep says so through its Result.
+    assert!(
+        out.contains(
+            " sleep outside a task: Err(NotInTask): yieldloop::sleep was called outside a task\n"
+        ),
+        "{out}"
+    );
+    // (e) The borrow held across sleep() makes the second task panic.
+    assert!(
+        out.contains("task \"second visit\" panicked: ") && out.contains(" visits counted: 1\n"),
+        "{out}"
+    );
 }

@@ -230,3 +230,41 @@ fn echo_client_says_clearly_when_nothing_listens() {
     assert!(err.contains("cannot connect"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// How long client 2 waited for its answer, and whether it was answered
+/// before client 1 left, in a starting-point run of lesson 05.
+fn second_client_wait(part: &str) -> (f64, bool) {
+    let out = common::stdout(&common::run_bin(SERVER, &[part]));
+    let lines = common::trace(&out);
+    let position = |prefix: &str| {
+        lines
+            .iter()
+            .position(|(_, message)| message.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{out}"))
+    };
+    let answered = position("client 2: got \"TWO\" after ");
+    let waited: f64 = lines[answered]
+        .1
+        .rsplit(' ')
+        .nth(1)
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    (waited, answered < position("client 1: leaves"))
+}
+
+#[test]
+fn lesson_05_blocking_server_makes_the_second_client_wait_for_the_first() {
+    let (waited, before_client_1_left) = second_client_wait("blocking");
+    // Client 1 stays 0.5 s and client 2 comes at 0.1 s: about 0.4 s in line.
+    assert!(waited >= 0.3, "waited {waited} s");
+    assert!(!before_client_1_left);
+}
+
+#[test]
+fn lesson_05_threads_callbacks_and_coroutines_serve_both_clients_at_once() {
+    for part in ["threads", "callbacks", "coroutines"] {
+        let (waited, before_client_1_left) = second_client_wait(part);
+        assert!(waited < 0.25, "{part}: waited {waited} s");
+        assert!(before_client_1_left, "{part}");
+    }
+}

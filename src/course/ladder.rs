@@ -72,7 +72,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         bin: "06-reactor",
         title: "The reactor",
-        summary: "asyncio's run_once: ready queue, timer heap, epoll; sockets that look blocking",
+        summary: "asyncio's run_once: ready queue, timers, epoll; sockets that look blocking, and what that costs",
         source: "lessons/06_reactor.rs",
         chapter: "lesson-06-reactor.md",
     },
@@ -82,6 +82,16 @@ pub const LESSONS: &[Lesson] = &[
         summary: "join, gather, a panicking task, a callback API as a future, update_index",
         source: "lessons/07_tasks.rs",
         chapter: "lesson-07-tasks.md",
+    },
+    // Lessons 08–11 (cancellation, synchronisation, an executor for blocking
+    // calls, debugging) are being written; 12 is the last rung either way.
+    Lesson {
+        bin: "12-async-await",
+        title: "async/await: the same loop, stackless",
+        summary:
+            "the slides' a/b as async fns on a small executor over the reactor: Waker, poll, Pin",
+        source: "lessons/12_async_await.rs",
+        chapter: "lesson-12-async-await.md",
     },
 ];
 

@@ -33,7 +33,8 @@
 //! | `g.send(v)`               | `g.send(v)` → `Yielded(y)` or `Returned(r)`   |
 //! | `g.throw(e)`              | `g.throw(e)`: `co.yield_` returns `Err(e)`    |
 //! | `g.close()`, `del g`      | `g.close()`, `drop(g)`: the stack is unwound  |
-//! | `StopIteration`           | [`GeneratorError::Exhausted`]                 |
+//! | `return r` (= `StopIteration(r)`) | `Returned(r)`, from the `send` that ran it |
+//! | `StopIteration` later     | [`GeneratorError::Exhausted`]                 |
 //! | `v = yield from sub()`    | `let v = sub(co)?;` — a plain call            |
 //!
 //! ```

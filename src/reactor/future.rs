@@ -18,6 +18,11 @@
 //!   }                                              // complete() wakes it
 //! ```
 //!
+//! Not to be confused with [`std::future::Future`], Rust's trait for a
+//! computation driven by `poll` (what an `async fn` returns): this `Future`
+//! is asyncio's, a slot for a result plus the tasks waiting for it, and a
+//! task waits by suspending its stack. Lesson 12 uses the std trait.
+//!
 //! How waiting works (asyncio's `Task._step` / `_wakeup`): `wait` adds the
 //! current task to the future's waiter list and suspends it; completing the
 //! future puts every waiter back on its loop's ready queue. Unlike asyncio,

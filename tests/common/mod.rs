@@ -75,6 +75,15 @@ pub fn ab_trace() -> Vec<(Duration, String)> {
     ])
 }
 
+/// Asserts that `out` is the slides' a/b run on overlapping waits, as
+/// lessons 03, 06 and 12 print it: the exact trace, then the timeline whose
+/// two rows lie on top of each other.
+pub fn assert_ab_run(out: &str) {
+    assert_eq!(trace(out), ab_trace(), "{out}");
+    assert!(out.contains("a  ●─────────●\n"), "{out}");
+    assert!(out.contains("b  ●────●────●\n"), "{out}");
+}
+
 /// Asserts that `actual` has the messages of `wanted` in order, each within
 /// `tolerance` of its time: how the real clock is checked.
 pub fn assert_trace_near(
