@@ -48,7 +48,7 @@ use tracing::{info, warn};
 use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, Builder, Clock, EventLoop, Handle, NotInTask, TcpListener,
+    gather, secs, sleep, spawn, Builder, Clock, EventLoop, Handle, SuspendError, TcpListener,
     TcpStream,
 };
 
@@ -110,14 +110,14 @@ fn tick(handle: Handle, n: u64) {
 
 // ANCHOR: ab
 /// Lesson 03's `a` and `b`, now plain functions: `sleep` suspends the task.
-fn a() -> Result<(), NotInTask> {
+fn a() -> Result<(), SuspendError> {
     info!("a enter");
     sleep(secs(1.0))?;
     info!("a exit");
     Ok(())
 }
 
-fn b() -> Result<(), NotInTask> {
+fn b() -> Result<(), SuspendError> {
     info!("b enter");
     sleep(secs(0.5))?;
     info!("b middle");
@@ -144,7 +144,7 @@ fn callbacks(event_loop: &EventLoop) {
 /// Ctrl-C: the `ctrlc` handler runs on a thread of its own and must not touch
 /// the loop, so it only sets a flag; a task looks at it ten times a second
 /// and stops the loop. (Lesson 05 wakes the loop with a self-pipe instead.)
-fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), NotInTask>> {
+fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), SuspendError>> {
     let pressed = Arc::new(AtomicBool::new(false));
     let flag = pressed.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).map_err(io::Error::other)?;

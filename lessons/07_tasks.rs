@@ -39,7 +39,7 @@ use tracing::info;
 use yieldloop::course::cli::ClockArgs;
 use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, Builder, Future, Handle, NotInTask, TaskError, TcpListener,
+    gather, secs, sleep, spawn, Builder, Future, Handle, SuspendError, TaskError, TcpListener,
     TcpStream,
 };
 
@@ -52,7 +52,7 @@ fn spawn_join_gather() -> Result<()> {
     info!("part 1: spawn, join, gather");
     let answer = spawn("answer", || {
         sleep(secs(0.1))?;
-        Ok::<_, NotInTask>(42)
+        Ok::<_, SuspendError>(42)
     });
     info!("join(answer) = {}", answer.join()??);
 
@@ -60,7 +60,7 @@ fn spawn_join_gather() -> Result<()> {
         .map(|n| {
             spawn("square", move || {
                 sleep(secs(n as f64 / 10.0))?;
-                Ok::<_, NotInTask>(n * n)
+                Ok::<_, SuspendError>(n * n)
             })
         })
         .collect();
@@ -83,7 +83,7 @@ fn a_panicking_task() -> Result<()> {
             spawn(format!("worker {n}"), move || {
                 sleep(secs(0.1 * n as f64))?;
                 info!("worker {n} finished");
-                Ok::<_, NotInTask>(n)
+                Ok::<_, SuspendError>(n)
             })
         })
         .collect();
@@ -236,7 +236,7 @@ fn process_data(pages: &[String]) -> BTreeSet<String> {
 }
 
 /// Stands in for a database write: it takes a little while.
-fn update_database(words: &BTreeSet<String>) -> Result<(), NotInTask> {
+fn update_database(words: &BTreeSet<String>) -> Result<(), SuspendError> {
     sleep(secs(0.05))?;
     info!("update_database: {} words stored", words.len());
     Ok(())
