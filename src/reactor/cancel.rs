@@ -496,7 +496,16 @@ pub fn wait_for<T>(timeout: Duration, work: impl FnOnce() -> T) -> Result<T, Tim
     };
     task.control().withdraw(&flight); // fired, but `work` returned before hearing it
     if flight.strong_count() > 0 {
-        drop(value); // holds our cancellation: it timed out
+        // `value` holds our cancellation: it timed out. If another
+        // cancellation of this task arrived meanwhile (during the work's
+        // cleanup, say) and rides in `value` too, it must not be lost with
+        // it: it is delivered again at the caller's next suspension point.
+        let control = task.control();
+        let other = control.cancellation_in_flight(Some(&flight));
+        drop(value);
+        if let Some(other) = other {
+            control.redeliver_later(other);
+        }
         Err(TimedOut { after: timeout })
     } else {
         Ok(value)

@@ -361,8 +361,11 @@ impl<T: 'static> JoinHandle<T> {
         match self.done.wait_done("JoinHandle::join") {
             Ok(()) => self.done.wait(),
             Err(WaitError::Cancelled(cancelled)) => {
-                self.cancel();
-                self.done.wait_done_through_cancel();
+                if self.control.is_some() {
+                    // We own the task: it goes too, and we wait for its cleanup.
+                    self.cancel();
+                    self.done.wait_done_through_cancel();
+                }
                 Err(cancelled.into())
             }
             Err(error) => Err(error.into()),
