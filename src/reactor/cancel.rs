@@ -101,19 +101,16 @@ impl Cancelled {
     /// ```
     /// # use yieldloop::{Cancelled, Builder, Clock, secs, sleep, spawn};
     /// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build().unwrap();
-    /// let caught = event_loop.run_until_complete(|| {
+    /// let joined = event_loop.run_until_complete(|| {
     ///     let sleeper = spawn("sleeper", || -> std::io::Result<()> {
-    ///         sleep(secs(10.0))?; // becomes an io::Error through `?`
+    ///         sleep(secs(10.0))?; // the cancellation becomes an io::Error here
     ///         Ok(())
     ///     });
-    ///     let pinger = spawn("canceller", move || {
-    ///         sleep(secs(1.0)).unwrap();
-    ///         sleeper.cancel();
-    ///         sleeper.join()
-    ///     });
-    ///     pinger.join()
+    ///     sleep(secs(1.0)).unwrap();
+    ///     sleeper.cancel();
+    ///     sleeper.join()
     /// }).unwrap();
-    /// let error = caught.unwrap_err();
+    /// let error = joined.unwrap_err(); // TaskError::Cancelled: it propagated
     /// assert_eq!(Cancelled::find(&error).map(Cancelled::task), Some("sleeper"));
     /// ```
     pub fn find<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a Cancelled> {

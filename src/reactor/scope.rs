@@ -185,10 +185,10 @@ fn child_error(state: &ScopeState, task: &str, error: Box<dyn Error>) -> TaskErr
 /// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build().unwrap();
 /// let failed = event_loop.run_until_complete(|| {
 ///     scope(|s| {
-///         s.spawn("slow", || sleep(secs(10.0)));
-///         s.spawn("broken", || {
+///         let _ = s.spawn("slow", || sleep(secs(10.0)));
+///         let _ = s.spawn("broken", || -> Result<(), Box<dyn std::error::Error>> {
 ///             sleep(secs(1.0))?;
-///             Err::<(), _>("the disk is full".into())
+///             Err("the disk is full".into())
 ///         });
 ///     })
 /// }).unwrap();
