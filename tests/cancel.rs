@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use yieldloop::{
     gather, now, scope, secs, shield, sleep, spawn, wait, wait_for, Builder, CancelCause,
-    Cancelled, Clock, EventLoop, Future, SuspendError, TaskError, TcpListener, TcpStream,
-    TimedOut, WaitError, WaitMode,
+    Cancelled, Clock, EventLoop, Future, SuspendError, TaskError, TcpListener, TcpStream, TimedOut,
+    WaitError, WaitMode,
 };
 
 /// Fails the test (aborting the process) if it runs longer than a minute:
@@ -94,7 +94,11 @@ fn cancelling_a_sleeping_task_runs_its_guards_at_once_and_removes_its_timer() {
         [(1000, "sleeper cleanup".into()), (1000, "joined".into())]
     );
     assert_eq!(event_loop.timer_count(), 0, "the cancelled sleep's timer");
-    assert_eq!(event_loop.time(), secs(1.0), "nothing waited for the 10 s timer");
+    assert_eq!(
+        event_loop.time(),
+        secs(1.0),
+        "nothing waited for the 10 s timer"
+    );
 }
 
 #[test]
@@ -110,7 +114,10 @@ fn a_task_cancelled_before_it_starts_never_runs() {
         })
         .unwrap();
     assert!(is_requested_cancel(&joined, "never"), "{joined:?}");
-    assert!(!*ran.borrow(), "the body of a task cancelled before its first step");
+    assert!(
+        !*ran.borrow(),
+        "the body of a task cancelled before its first step"
+    );
 }
 
 #[test]
@@ -175,7 +182,10 @@ fn two_cancels_before_delivery_are_delivered_once() {
             });
             sleep(secs(1.0)).unwrap();
             assert!(task.cancel());
-            assert!(task.cancel(), "still unfinished: true, and the same request");
+            assert!(
+                task.cancel(),
+                "still unfinished: true, and the same request"
+            );
             task.join()
         })
         .unwrap();
@@ -225,7 +235,11 @@ fn a_task_cancelled_while_running_gets_it_at_its_next_suspension_point() {
             (joined, returned)
         })
         .unwrap();
-    assert_eq!(returned, Some((Some(true), true)), "delivered without suspending");
+    assert_eq!(
+        returned,
+        Some((Some(true), true)),
+        "delivered without suspending"
+    );
     // `result` (holding the cancellation) was still alive when the closure
     // returned? No: it was moved into `seen`'s `is_err()` and dropped, so
     // the task caught it and its value stands.
@@ -351,10 +365,15 @@ fn gather_and_wait_cancel_what_they_own() {
     let (gathered, after_gather, waited) = event_loop
         .run_until_complete(|| {
             let gatherer = spawn("gatherer", || {
-                let results = gather((0..3).map(|n| spawn("part", move || sleep(secs(n as f64 + 1.0)))));
+                let results =
+                    gather((0..3).map(|n| spawn("part", move || sleep(secs(n as f64 + 1.0)))));
                 // The gatherer's own cancellation comes back at the next wait.
                 let next = sleep(secs(1.0));
-                (results.iter().filter(|r| r.is_err()).count(), next.is_err(), ms())
+                (
+                    results.iter().filter(|r| r.is_err()).count(),
+                    next.is_err(),
+                    ms(),
+                )
             });
             let waiter = spawn("waiter", || {
                 let handles = (0..3).map(|_| spawn("part", || sleep(secs(5.0)))).collect();
@@ -410,7 +429,11 @@ fn wait_for_times_out_a_slow_task_after_its_cleanup_and_passes_a_fast_one() {
             (1500, "fast returned".into())
         ]
     );
-    assert_eq!(event_loop.timer_count(), 0, "the fast one's deadline is gone");
+    assert_eq!(
+        event_loop.timer_count(),
+        0,
+        "the fast one's deadline is gone"
+    );
 }
 
 #[test]
@@ -439,7 +462,10 @@ fn nested_wait_for_outer_deadline_first_reports_to_the_outer_caller() {
                 let inner = wait_for(secs(5.0), || sleep(secs(10.0)));
                 // Not the inner deadline: the inner call says "finished", and
                 // what it returns is the outer cancellation, on its way up.
-                assert!(matches!(inner, Ok(Err(SuspendError::Cancelled(_)))), "{inner:?}");
+                assert!(
+                    matches!(inner, Ok(Err(SuspendError::Cancelled(_)))),
+                    "{inner:?}"
+                );
                 inner
             });
             (outer, ms())
@@ -549,7 +575,10 @@ fn scope_with_a_failing_child_cancels_the_siblings_and_the_body_and_returns_the_
         assert_eq!(at, 1000);
         assert_eq!(
             entries(&log),
-            [(1000, "sibling cleanup".into()), (1000, "body: true".into())]
+            [
+                (1000, "sibling cleanup".into()),
+                (1000, "body: true".into())
+            ]
         );
         assert_eq!(event_loop.timer_count(), 0);
         assert_eq!(event_loop.task_count(), 0);
@@ -637,12 +666,26 @@ fn cancelled_socket_waits_unregister_their_descriptor() {
     assert_eq!(event_loop.io_waiter_count(), 0);
 
     let big = vec![7u8; 64 << 20]; // more than any socket buffer: write_all must wait
-    assert!(cancel_socket_wait(&mut event_loop, stream.clone(), move |s| s.write_all(&big)));
-    assert_eq!(event_loop.registration_count(), 0, "after a cancelled write");
+    assert!(cancel_socket_wait(
+        &mut event_loop,
+        stream.clone(),
+        move |s| s.write_all(&big)
+    ));
+    assert_eq!(
+        event_loop.registration_count(),
+        0,
+        "after a cancelled write"
+    );
 
     let listener = Rc::new(TcpListener::bind("127.0.0.1", 0).expect("bind"));
-    assert!(cancel_socket_wait(&mut event_loop, listener, |l| l.accept().map(drop)));
-    assert_eq!(event_loop.registration_count(), 0, "after a cancelled accept");
+    assert!(cancel_socket_wait(&mut event_loop, listener, |l| l
+        .accept()
+        .map(drop)));
+    assert_eq!(
+        event_loop.registration_count(),
+        0,
+        "after a cancelled accept"
+    );
 
     // Still usable after a cancelled read: the next wait registers again.
     let (reader, mut peer) = pair();
@@ -682,7 +725,9 @@ fn cancellation_is_found_through_io_error_and_box_dyn_error() {
     let (io_error, boxed) = event_loop
         .run_until_complete(|| {
             let as_io = spawn("io", || -> io::Result<()> { Ok(sleep(secs(5.0))?) });
-            let as_box = spawn("boxed", || -> Result<(), Box<dyn Error>> { Ok(sleep(secs(5.0))?) });
+            let as_box = spawn("boxed", || -> Result<(), Box<dyn Error>> {
+                Ok(sleep(secs(5.0))?)
+            });
             sleep(secs(1.0)).unwrap();
             as_io.cancel();
             as_box.cancel();
@@ -697,5 +742,9 @@ fn cancellation_is_found_through_io_error_and_box_dyn_error() {
         .expect("a cancellation")
         .into();
     assert_eq!(Cancelled::find(&error).map(Cancelled::task), Some("io"));
-    assert_eq!(error.kind(), io::ErrorKind::Other, "never Interrupted: std retries those");
+    assert_eq!(
+        error.kind(),
+        io::ErrorKind::Other,
+        "never Interrupted: std retries those"
+    );
 }

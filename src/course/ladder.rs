@@ -83,6 +83,13 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/07_tasks.rs",
         chapter: "lesson-07-tasks.md",
     },
+    Lesson {
+        bin: "08-cancel",
+        title: "Cancellation and scopes",
+        summary: "cancel at the suspension point, wait_for, shield, scope (trio's nursery), grandfather → father → son",
+        source: "lessons/08_cancel.rs",
+        chapter: "lesson-08-cancel.md",
+    },
 ];
 
 /// The ladder as a Markdown table. Chapter links start with `link_prefix`:
