@@ -231,7 +231,7 @@ fn a_task_cancelled_while_running_gets_it_at_its_next_suspension_point() {
             sleep(secs(2.0)).unwrap();
             let task = slot.borrow_mut().take().expect("the handle");
             let joined = task.join();
-            let returned = returned.borrow().clone();
+            let returned = *returned.borrow();
             (joined, returned)
         })
         .unwrap();

@@ -134,23 +134,23 @@ fn is_mine(error: &TaskError, id: usize) -> bool {
     matches!(error, TaskError::Cancelled { task, .. } if *task == name(id))
 }
 
-fn run_task(spec: Spec, log: Log, results: Results) -> Result<(), Box<dyn Error>> {
+/// What a task of the tree returns.
+type TaskResult = Result<(), Box<dyn Error>>;
+
+fn run_task(spec: Spec, log: Log, results: Results) -> TaskResult {
     let _cleanup = Cleanup(log.clone(), spec.id);
-    let handles: Vec<(usize, JoinHandle<Result<(), Box<dyn Error>>>)> = spec
+    let handles: Vec<JoinHandle<TaskResult>> = spec
         .children
         .iter()
         .map(|child| {
             let (child, log, results) = (child.clone(), log.clone(), results.clone());
-            (
-                child.id,
-                spawn(name(child.id), move || run_task(child, log, results)),
-            )
+            spawn(name(child.id), move || run_task(child, log, results))
         })
         .collect();
     let id = spec.id;
     let body = move || -> Result<(), Box<dyn Error>> {
         sleep(Duration::from_millis(spec.sleep_ms))?;
-        for (_, handle) in handles {
+        for handle in handles {
             match handle.join() {
                 Err(error) if is_mine(&error, id) => return Err(error.into()),
                 _ => {} // a child's own ending is its own business

@@ -100,7 +100,11 @@ pub fn tokio_timeouts_in_time(n: u64) -> Duration {
                 tokio::task::yield_now().await;
                 black_box(i)
             };
-            black_box(tokio::time::timeout(Duration::from_secs(1), work).await.ok());
+            black_box(
+                tokio::time::timeout(Duration::from_secs(1), work)
+                    .await
+                    .ok(),
+            );
         }
         start.elapsed()
     })
