@@ -64,6 +64,13 @@ fn entries(log: &Log) -> Vec<(u64, String)> {
     log.borrow().clone()
 }
 
+/// Waits until 1 s, cancels `task` and joins it: what most tests here do.
+fn cancel_at_1s_and_join<T: 'static>(task: yieldloop::JoinHandle<T>) -> Result<T, TaskError> {
+    sleep(secs(1.0)).unwrap();
+    task.cancel();
+    task.join()
+}
+
 fn is_requested_cancel(result: &Result<impl Sized, TaskError>, name: &str) -> bool {
     matches!(result, Err(TaskError::Cancelled { task, cause: CancelCause::Requested(_) }) if task == name)
 }
@@ -152,9 +159,7 @@ fn a_task_may_catch_the_cancellation_clean_up_with_waits_and_return_a_value() {
                 }
                 other => panic!("expected a cancellation, got {other:?}"),
             });
-            sleep(secs(1.0)).unwrap();
-            task.cancel();
-            task.join()
+            cancel_at_1s_and_join(task)
         })
         .unwrap();
     assert_eq!(joined, Ok("cleaned up"));
@@ -204,9 +209,7 @@ fn a_cancel_during_the_cleanup_is_a_second_delivery() {
             });
             sleep(secs(1.0)).unwrap();
             task.cancel();
-            sleep(secs(1.0)).unwrap();
-            task.cancel();
-            task.join()
+            cancel_at_1s_and_join(task)
         })
         .unwrap();
     assert_eq!(joined, Ok((true, true, 2000)));
@@ -278,9 +281,7 @@ fn a_cancelled_sleep_is_never_woken_by_its_old_timer() {
                 sleep(secs(20.0)).unwrap();
                 ms()
             });
-            sleep(secs(1.0)).unwrap();
-            task.cancel();
-            task.join()
+            cancel_at_1s_and_join(task)
         })
         .unwrap();
     assert_eq!(ended, Ok(21_000));
@@ -343,9 +344,7 @@ fn grandfather_father_son_are_cancelled_innermost_first_at_the_moment_of_the_can
                 .join()??;
                 Ok(())
             });
-            sleep(secs(1.0)).unwrap();
-            grandfather.cancel();
-            grandfather.join()
+            cancel_at_1s_and_join(grandfather)
         })
         .unwrap();
     assert!(is_requested_cancel(&joined, "grandfather"), "{joined:?}");
