@@ -33,6 +33,6 @@ pub use generators::request::{secs, Request};
 pub use reactor::cancel::{shield, wait_for, CancelCause, Cancelled, SuspendError, TimedOut};
 pub use reactor::event_loop::{Builder, EventLoop, Handle, TimerHandle};
 pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
-pub use reactor::scope::{scope, Scope};
+pub use reactor::scope::{scope, ChildOutcome, Scope};
 pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
 pub use reactor::tcp::{TcpListener, TcpStream};

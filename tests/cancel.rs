@@ -780,3 +780,75 @@ fn cancellation_is_found_through_io_error_and_box_dyn_error() {
         "never Interrupted: std retries those"
     );
 }
+
+#[test]
+fn scope_children_may_return_unit_and_be_joined_by_the_body() {
+    let mut event_loop = virtual_loop();
+    let (result, at) = event_loop
+        .run_until_complete(|| {
+            let result = scope(|s| {
+                let _ = s.spawn("unit", || {
+                    let _ = sleep(secs(2.0));
+                });
+                let worth = s.spawn("value", || -> Result<u32, SuspendError> {
+                    sleep(secs(1.0))?;
+                    Ok(7)
+                });
+                worth.join().map(|n| n * 6)
+            });
+            (result.map_err(|e| e.to_string()), ms())
+        })
+        .unwrap();
+    assert_eq!(result, Ok(Ok(42)));
+    assert_eq!(at, 2000, "the scope still waited for the unit child");
+}
+
+#[test]
+fn a_failed_childs_handle_says_failed_and_outside_a_task_scope_refuses() {
+    let mut event_loop = virtual_loop();
+    let joined = event_loop
+        .run_until_complete(|| {
+            let mut handle = None;
+            let result = scope(|s| {
+                let broken = s.spawn("broken", || -> Result<(), Box<dyn Error>> {
+                    Err("no disk".into())
+                });
+                handle = Some(broken);
+            });
+            assert_eq!(result.map_err(|e| e.to_string()), Err("no disk".into()));
+            handle.map(|broken| broken.join())
+        })
+        .unwrap();
+    assert_eq!(
+        joined,
+        Some(Err(TaskError::Failed {
+            task: "broken".into(),
+            message: "no disk".into()
+        }))
+    );
+    let outside = scope(|_| ());
+    assert!(outside.is_err_and(|e| e.to_string().contains("outside a task")));
+}
+
+#[test]
+fn a_scopes_own_cancellation_stays_inside_the_scope() {
+    // The failure cancels the body while it joins; the body keeps that
+    // cancellation in a variable that outlives the scope. It belonged to the
+    // scope, so the task around it is not "being cancelled" afterwards.
+    let mut event_loop = virtual_loop();
+    let (kept, after) = event_loop
+        .run_until_complete(|| {
+            let mut kept = None;
+            let _ = scope(|s| {
+                let broken = s.spawn("broken", || -> Result<(), Box<dyn Error>> {
+                    sleep(secs(1.0))?;
+                    Err("no disk".into())
+                });
+                kept = Some(broken.join());
+            });
+            (kept, sleep(secs(1.0)))
+        })
+        .unwrap();
+    assert!(is_requested_cancel(&kept.expect("joined"), "main"));
+    assert_eq!(after, Ok(()), "the next wait is not cancelled");
+}

@@ -361,6 +361,16 @@ impl TaskControl {
         }
     }
 
+    /// Stops counting the cancellation `flight` watches as the task's own:
+    /// its requester (a `wait_for`, a scope) has dealt with it, and a copy
+    /// kept somewhere must not make the task look cancelled later.
+    pub(crate) fn forget(&self, flight: &ArcWeak<()>) {
+        self.withdraw(flight);
+        self.flights
+            .borrow_mut()
+            .retain(|kept| !kept.ptr_eq(flight) && kept.strong_count() > 0);
+    }
+
     /// Whether any cancellation of this task is still in flight (pending, or
     /// delivered and not yet dropped).
     pub(crate) fn in_flight(&self) -> bool {
@@ -491,7 +501,9 @@ pub fn wait_for<T>(timeout: Duration, work: impl FnOnce() -> T) -> Result<T, Tim
     let Some(flight) = flight.take() else {
         return Ok(value); // the deadline never fired (or another request was pending)
     };
-    task.control().withdraw(&flight); // fired, but `work` returned before hearing it
+    // Fired, but `work` may have returned before hearing it: withdraw it,
+    // and from now on it is not this task's concern (`forget`).
+    task.control().forget(&flight);
     if flight.strong_count() > 0 {
         // `value` holds our cancellation: it timed out. If another
         // cancellation of this task arrived meanwhile (during the work's

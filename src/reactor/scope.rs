@@ -211,7 +211,9 @@ pub fn scope<R>(body: impl FnOnce(&Scope) -> R) -> Result<R, Box<dyn Error>> {
     state.body_running.set(false);
     let body_flight = state.body_flight.borrow_mut().take();
     if let Some(flight) = &body_flight {
-        task.control().withdraw(flight); // not delivered yet: no longer needed
+        // The scope's own cancellation of its body ends here, delivered or
+        // not: it must not make the task look cancelled after the scope.
+        task.control().forget(flight);
     }
     // The body may have ended because the task is being cancelled (from
     // outside, or by an enclosing wait_for): then the children go too.
