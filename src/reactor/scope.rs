@@ -120,14 +120,15 @@ impl ScopeState {
 impl Scope {
     // ANCHOR: spawn
     /// Starts a child task (trio: `nursery.start_soon`; asyncio:
-    /// `TaskGroup.create_task`). If it returns `Err`, that counts as the
-    /// scope's failure (unless the error is the child's own cancellation);
-    /// its handle's `join` then says [`TaskError::Failed`].
-    pub fn spawn<T, E, F>(&self, name: impl Into<Cow<'static, str>>, f: F) -> JoinHandle<T>
+    /// `TaskGroup.create_task`). The child returns `()` or a `Result`; an
+    /// `Err` counts as the scope's failure (unless the error is the child's
+    /// own cancellation), and its handle's `join` then says
+    /// [`TaskError::Failed`]. Dropping the handle does not detach the child:
+    /// the scope still waits for it.
+    pub fn spawn<R, F>(&self, name: impl Into<Cow<'static, str>>, f: F) -> JoinHandle<R::Value>
     where
-        F: FnOnce() -> Result<T, E> + 'static,
-        E: Into<Box<dyn Error>> + 'static,
-        T: 'static,
+        F: FnOnce() -> R + 'static,
+        R: ChildOutcome,
     {
         let name = name.into();
         let task = match current("Scope::spawn") {
@@ -136,10 +137,12 @@ impl Scope {
         };
         let state = self.state.clone();
         let child = name.clone();
-        let handle = task.core().spawn(name.clone(), move || match f() {
-            Ok(value) => Ok(value),
-            Err(error) => Err(child_error(&state, &child, error.into())),
-        });
+        let handle = task
+            .core()
+            .spawn(name.clone(), move || match f().into_result() {
+                Ok(value) => Ok(value),
+                Err(error) => Err(child_error(&state, &child, error)),
+            });
         self.state.running.set(self.state.running.get() + 1);
         if let Some(control) = &handle.control {
             self.state.children.borrow_mut().push(control.clone());
@@ -151,6 +154,29 @@ impl Scope {
         handle
     }
     // ANCHOR_END: spawn
+}
+
+/// What a scope's child may return: `()`, or a `Result` whose error says
+/// why the child failed.
+pub trait ChildOutcome: 'static {
+    /// What the child's handle yields when it succeeds.
+    type Value: 'static;
+    /// Success, or the child's failure.
+    fn into_result(self) -> Result<Self::Value, Box<dyn Error>>;
+}
+
+impl ChildOutcome for () {
+    type Value = ();
+    fn into_result(self) -> Result<(), Box<dyn Error>> {
+        Ok(())
+    }
+}
+
+impl<T: 'static, E: Into<Box<dyn Error>> + 'static> ChildOutcome for Result<T, E> {
+    type Value = T;
+    fn into_result(self) -> Result<T, Box<dyn Error>> {
+        self.map_err(Into::into)
+    }
 }
 
 /// What a child's `Err` becomes, inside the child: its own cancellation
