@@ -23,8 +23,9 @@
 //! the other workers finish; the callback API answering through `lookup`;
 //! and in `update_index`, five 0.2 s pages fetched in about 0.2 s, not 1 s.
 //!
-//! Next: the benchmarks (book, "Performance") put this loop against tokio
-//! and asyncio.
+//! Next: lesson 08 stops tasks: cancellation where they wait, `wait_for`,
+//! `shield` and `scope`. (The book's "Performance" page puts this loop
+//! against tokio and asyncio.)
 
 use std::collections::BTreeSet;
 use std::error::Error;

@@ -24,7 +24,8 @@
 //! fast one through (part 5); a shielded save finishing after its waiter
 //! was cancelled (part 6).
 //!
-//! Next: lesson 09's locks and queues, whose waits are cancellable the same way.
+//! Next (round 2 of the course): lesson 09's locks and queues, whose waits
+//! are cancelled the same way.
 
 use std::cell::RefCell;
 use std::error::Error;
