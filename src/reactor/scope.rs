@@ -262,13 +262,13 @@ pub fn scope<R>(body: impl FnOnce(&Scope) -> R) -> Result<R, Box<dyn Error>> {
             Err(error) => return Err(Box::new(error)),
         }
     }
+    let first_error = state.first_error.borrow_mut().take();
     if let Some(cancelled) = cancelled {
-        if let Some(error) = state.first_error.borrow_mut().take() {
+        if let Some(error) = first_error {
             warn!("scope: cancelled from outside; dropping the failure {error}");
         }
         return Err(Box::new(cancelled));
     }
-    let first_error = state.first_error.borrow_mut().take();
     match first_error {
         Some(error) => Err(error),
         None => Ok(value),
