@@ -12,9 +12,9 @@ use std::thread;
 use std::time::Duration;
 
 use yieldloop::{
-    gather, now, scope, secs, shield, sleep, spawn, wait, wait_for, Builder, CancelCause,
-    Cancelled, Clock, EventLoop, Future, SuspendError, TaskError, TcpListener, TcpStream, TimedOut,
-    WaitError, WaitMode,
+    gather, now, scope, secs, shield, sleep, spawn, wait, wait_for, yield_now, Builder,
+    CancelCause, Cancelled, Clock, EventLoop, Future, SuspendError, TaskError, TcpListener,
+    TcpStream, TimedOut, WaitError, WaitMode,
 };
 
 /// Fails the test (aborting the process) if it runs longer than a minute:
@@ -851,4 +851,37 @@ fn a_scopes_own_cancellation_stays_inside_the_scope() {
         .unwrap();
     assert!(is_requested_cancel(&kept.expect("joined"), "main"));
     assert_eq!(after, Ok(()), "the next wait is not cancelled");
+}
+
+#[test]
+fn a_task_spinning_on_yield_now_is_cancelled_at_its_next_yield() {
+    let mut event_loop = virtual_loop();
+    let joined = event_loop
+        .run_until_complete(|| {
+            let spinner = spawn("spinner", || -> Result<(), SuspendError> {
+                loop {
+                    yield_now()?;
+                }
+            });
+            for _ in 0..10 {
+                yield_now().unwrap();
+            }
+            spinner.cancel();
+            spinner.join()
+        })
+        .unwrap();
+    assert!(is_requested_cancel(&joined, "spinner"), "{joined:?}");
+    assert_eq!(event_loop.task_count(), 0);
+}
+
+#[test]
+fn a_task_cancelled_from_outside_the_loop_before_it_runs_never_starts() {
+    let mut event_loop = virtual_loop();
+    let started = Rc::new(RefCell::new(false));
+    let flag = started.clone();
+    let task = event_loop.spawn("early", move || *flag.borrow_mut() = true);
+    assert!(task.cancel(), "cancelled from plain code, outside any task");
+    let joined = event_loop.run_until_complete(move || task.join()).unwrap();
+    assert!(is_requested_cancel(&joined, "early"), "{joined:?}");
+    assert!(!*started.borrow());
 }
