@@ -2,8 +2,9 @@
 //!
 //! Random trees of tasks run on the virtual clock. Every task starts its
 //! children, sleeps, then joins its children one by one (so it owns them);
-//! some run their body under a `wait_for` deadline, and some roots are
-//! cancelled from outside at a random time. A small model, written from the
+//! some run their body under a `wait_for` deadline, some roots are
+//! cancelled from outside at a random time, and some leaves catch their
+//! cancellation and clean up with a sleep of their own before returning. A small model, written from the
 //! rules in `src/reactor/cancel.rs` rather than from the code, predicts for
 //! every task when its cleanup runs and how it ends (finished, cancelled, or
 //! timed out), and that an owner's cleanup comes after the cleanup of the
@@ -20,7 +21,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use yieldloop::{
-    now, sleep, spawn, wait_for, Builder, Cancelled, Clock, JoinHandle, TaskError, TimedOut,
+    now, sleep, spawn, wait_for, Builder, Cancelled, Clock, JoinHandle, SuspendError, TaskError,
+    TimedOut,
 };
 
 /// One task of the tree.
@@ -29,6 +31,9 @@ struct Spec {
     id: usize,
     sleep_ms: u64,
     timeout_ms: Option<u64>,
+    /// A leaf that catches its cancellation, cleans up for this long (a
+    /// sleep), and returns normally. Such leaves have no deadline.
+    catch_ms: Option<u64>,
     children: Vec<Spec>,
 }
 
@@ -60,8 +65,9 @@ fn simulate(
     ends: &mut Ends,
     owners: &mut Owners,
 ) -> u64 {
-    // The first interruption wins; later ones find the task finished, since
-    // nothing here catches a cancellation.
+    // The first interruption wins; later ones find the task finished (only
+    // leaves catch, and a leaf is interrupted at most once: by its owner,
+    // or, as a root, from outside).
     let interrupt = [
         external.map(|t| (t, Outcome::Cancelled)),
         spec.timeout_ms.map(|t| (t, Outcome::TimedOut)),
@@ -73,6 +79,13 @@ fn simulate(
     let natural = |child: &Spec, ends: &mut Ends, owners: &mut Owners| {
         simulate(child, None, None, ends, owners)
     };
+    if let (Some(cleanup), Some((at, _))) = (spec.catch_ms, interrupt) {
+        if at < spec.sleep_ms {
+            // Caught: the cleanup's sleep works, and the task finishes.
+            ends.insert(spec.id, (at + cleanup, Outcome::Finished));
+            return at + cleanup;
+        }
+    }
     if let Some((at, outcome)) = interrupt.filter(|&(at, _)| at < spec.sleep_ms) {
         // Interrupted in its sleep: its children are dropped, detached.
         for child in &spec.children {
@@ -149,7 +162,14 @@ fn run_task(spec: Spec, log: Log, results: Results) -> TaskResult {
         .collect();
     let id = spec.id;
     let body = move || -> Result<(), Box<dyn Error>> {
-        sleep(Duration::from_millis(spec.sleep_ms))?;
+        match (sleep(Duration::from_millis(spec.sleep_ms)), spec.catch_ms) {
+            (Err(SuspendError::Cancelled(caught)), Some(cleanup)) => {
+                drop(caught); // caught: no longer being cancelled
+                sleep(Duration::from_millis(cleanup))?;
+                return Ok(());
+            }
+            (slept, _) => slept?,
+        }
         for handle in handles {
             match handle.join() {
                 Err(error) if is_mine(&error, id) => return Err(error.into()),
@@ -233,12 +253,21 @@ fn run(roots: &[(Spec, Option<u64>)]) -> (Ends, Vec<usize>, Vec<Outcome>) {
 // ---- the property ----
 
 fn tree() -> impl Strategy<Value = Spec> {
-    let leaf = (1u64..8, proptest::option::of(0u64..20)).prop_map(|(sleep, timeout)| Spec {
-        id: 0,
-        sleep_ms: sleep * 20,
-        timeout_ms: timeout.map(|k| (2 * k + 1) * 10),
-        children: Vec::new(),
-    });
+    // Cleanups last 20k + 5 ms: they end off the 10 ms grid of every other
+    // event, so they never tie with one.
+    let catch = proptest::option::weighted(0.3, (0u64..5).prop_map(|k| 20 * k + 5));
+    let leaf =
+        (1u64..8, proptest::option::of(0u64..20), catch).prop_map(|(sleep, timeout, catch)| Spec {
+            id: 0,
+            sleep_ms: sleep * 20,
+            timeout_ms: if catch.is_some() {
+                None
+            } else {
+                timeout.map(|k| (2 * k + 1) * 10)
+            },
+            catch_ms: catch,
+            children: Vec::new(),
+        });
     leaf.prop_recursive(3, 12, 3, |inner| {
         (
             1u64..8,
@@ -249,6 +278,7 @@ fn tree() -> impl Strategy<Value = Spec> {
                 id: 0,
                 sleep_ms: sleep * 20,
                 timeout_ms: timeout.map(|k| (2 * k + 1) * 10),
+                catch_ms: None,
                 children,
             })
     })
