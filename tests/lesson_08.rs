@@ -86,3 +86,26 @@ fn lesson_08_has_help() {
     let out = stdout(&run_bin(CANCEL, &["--help"]));
     assert!(out.contains("--virtual"), "{out}");
 }
+
+/// The chapter shows each part's trace as a text block; every block that
+/// starts with a trace line must appear, exactly, in what the lesson prints
+/// now, so the book cannot drift from the code.
+#[test]
+fn chapter_08_shows_what_lesson_08_prints() {
+    let out = stdout(&run_bin(CANCEL, &["--virtual"]));
+    let chapter =
+        std::fs::read_to_string("docs/src/lesson-08-cancel.md").expect("the chapter exists");
+    let blocks: Vec<&str> = chapter
+        .split("```text\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .filter(|block| !trace(block).is_empty())
+        .collect();
+    assert!(blocks.len() >= 6, "one trace block per part: {blocks:?}");
+    for block in blocks {
+        assert!(
+            out.contains(block),
+            "chapter 08 shows a trace the lesson no longer prints:\n{block}\n--- it prints:\n{out}"
+        );
+    }
+}
