@@ -380,6 +380,20 @@ impl<T: 'static> JoinHandle<T> {
     /// doing nothing, if the task has finished (or this handle is shielded).
     /// A second request before the first is delivered is the same request:
     /// the task gets it once.
+    ///
+    /// ```
+    /// use yieldloop::{secs, sleep, spawn, Builder, Clock, TaskError};
+    ///
+    /// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build().unwrap();
+    /// let joined = event_loop.run_until_complete(|| {
+    ///     let sleeper = spawn("sleeper", || sleep(secs(10.0))); // `?`-able error
+    ///     sleep(secs(1.0)).unwrap();
+    ///     assert!(sleeper.cancel()); // its sleep returns Err(Cancelled) now
+    ///     sleeper.join()
+    /// }).unwrap();
+    /// assert!(matches!(joined, Err(TaskError::Cancelled { task, .. }) if task == "sleeper"));
+    /// assert_eq!(event_loop.time(), secs(1.0)); // nobody waited the 10 s
+    /// ```
     pub fn cancel(&self) -> bool {
         match &self.control {
             Some(control) if !self.done.is_done() => {
