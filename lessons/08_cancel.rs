@@ -12,7 +12,7 @@
 //! Run it:
 //!
 //! ```text
-//! cargo run --bin 08-cancel              # real time: about 4 s
+//! cargo run --bin 08-cancel              # real time: about 3 s
 //! cargo run --bin 08-cancel -- --virtual # virtual time: instant, exact times
 //! ```
 //!
