@@ -59,7 +59,7 @@ use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
-    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, NotInTask, TaskError,
+    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, SuspendError, TaskError,
     TcpListener, TcpStream,
 };
 
@@ -121,14 +121,14 @@ fn tick(handle: Handle, n: u64) {
 
 // ANCHOR: ab
 /// Lesson 03's `a` and `b`, now plain functions: `sleep` suspends the task.
-fn a() -> Result<(), NotInTask> {
+fn a() -> Result<(), SuspendError> {
     info!("a enter");
     sleep(secs(1.0))?;
     info!("a exit");
     Ok(())
 }
 
-fn b() -> Result<(), NotInTask> {
+fn b() -> Result<(), SuspendError> {
     info!("b enter");
     sleep(secs(0.5))?;
     info!("b middle");
@@ -145,7 +145,7 @@ fn b() -> Result<(), NotInTask> {
 fn beside_a_ticker(
     clock: &Clock,
     title: &str,
-    work: impl FnOnce() -> Result<(), NotInTask> + 'static,
+    work: impl FnOnce() -> Result<(), SuspendError> + 'static,
 ) -> Result<(), Box<dyn Error>> {
     info!("{title}");
     let mut event_loop = Builder::new().clock(clock.clone()).build()?;
@@ -164,7 +164,7 @@ fn tick_every(handle: Handle, period: Duration, n: u64) {
 
 /// (b) `std::thread::sleep` looks just like `yieldloop::sleep`, and blocks
 /// the thread: no tick, no other task, no socket, for 0.3 s.
-fn blocks_the_thread() -> Result<(), NotInTask> {
+fn blocks_the_thread() -> Result<(), SuspendError> {
     sleep(secs(0.25))?;
     info!("task: std::thread::sleep(0.3 s)");
     std::thread::sleep(secs(0.3));
@@ -173,7 +173,7 @@ fn blocks_the_thread() -> Result<(), NotInTask> {
 }
 
 /// (c) A task that never waits keeps the loop from running anything else.
-fn never_waits() -> Result<(), NotInTask> {
+fn never_waits() -> Result<(), SuspendError> {
     sleep(secs(0.25))?;
     info!("task: 0.3 s of work without waiting");
     let started = std::time::Instant::now();
@@ -187,7 +187,7 @@ fn never_waits() -> Result<(), NotInTask> {
 
 /// The fix for (c): the same work, with `yield_now()` between pieces, lets
 /// the loop run ready callbacks, timers and sockets in between.
-fn yields_now_and_then() -> Result<(), NotInTask> {
+fn yields_now_and_then() -> Result<(), SuspendError> {
     sleep(secs(0.25))?;
     info!("task: 0.3 s of work, yield_now() every 10 ms");
     let started = std::time::Instant::now();
@@ -213,7 +213,7 @@ fn transfer(
     amount: i64,
     payer: &'static str,
     payee: &'static str,
-) -> Result<(), NotInTask> {
+) -> Result<(), SuspendError> {
     if bank.borrow()[payer] < amount {
         info!("{payer} -> {payee}: insufficient funds");
         return Ok(());
@@ -226,7 +226,7 @@ fn transfer(
 }
 
 /// Nothing here says that it suspends the task; only its body does.
-fn audit_log(line: &str) -> Result<(), NotInTask> {
+fn audit_log(line: &str) -> Result<(), SuspendError> {
     sleep(secs(0.01))?; // the round trip to the log server
     info!("audit: {line}");
     Ok(())
@@ -235,7 +235,7 @@ fn audit_log(line: &str) -> Result<(), NotInTask> {
 /// (e) A `RefCell` borrow held across a wait: the next task to borrow
 /// panics. In an `async fn`, clippy points at the `.await`; here the wait
 /// is a plain call, and nothing warns.
-fn count_visit(visits: &Rc<RefCell<u64>>) -> Result<(), NotInTask> {
+fn count_visit(visits: &Rc<RefCell<u64>>) -> Result<(), SuspendError> {
     let mut count = visits.borrow_mut();
     sleep(secs(0.01))?; // the borrow is still held here
     *count += 1;
@@ -312,7 +312,7 @@ fn callbacks(event_loop: &EventLoop) {
 /// Ctrl-C: the `ctrlc` handler runs on a thread of its own and must not touch
 /// the loop, so it only sets a flag; a task looks at it ten times a second
 /// and stops the loop. (Lesson 05 wakes the loop with a self-pipe instead.)
-fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), NotInTask>> {
+fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), SuspendError>> {
     let pressed = Arc::new(AtomicBool::new(false));
     let flag = pressed.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).map_err(io::Error::other)?;

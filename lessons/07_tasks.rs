@@ -27,8 +27,9 @@
 //! another, in about 0.2 s with tasks; `update_cache` before `update_index
 //! returns` with the slide's line, after it once fixed.
 //!
-//! Next: the benchmarks (book, "Performance") put this loop against tokio
-//! and asyncio.
+//! Next: lesson 08 stops tasks: cancellation where they wait, `wait_for`,
+//! `shield` and `scope`. (The book's "Performance" page puts this loop
+//! against tokio and asyncio.)
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -43,8 +44,8 @@ use tracing::info;
 use yieldloop::course::cli::ClockArgs;
 use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, Builder, Future, Handle, NotInTask, TaskError, TcpListener,
-    TcpStream,
+    gather, secs, sleep, spawn, Builder, Future, Handle, NotInTask, SuspendError, TaskError,
+    TcpListener, TcpStream,
 };
 
 /// What the lesson's task functions return.
@@ -56,7 +57,7 @@ fn spawn_join_gather() -> Result<()> {
     info!("part 1: spawn, join, gather");
     let answer = spawn("answer", || {
         sleep(secs(0.1))?;
-        Ok::<_, NotInTask>(42)
+        Ok::<_, SuspendError>(42)
     });
     info!("join(answer) = {}", answer.join()??);
 
@@ -64,7 +65,7 @@ fn spawn_join_gather() -> Result<()> {
         .map(|n| {
             spawn("square", move || {
                 sleep(secs(n as f64 / 10.0))?;
-                Ok::<_, NotInTask>(n * n)
+                Ok::<_, SuspendError>(n * n)
             })
         })
         .collect();
@@ -87,7 +88,7 @@ fn a_panicking_task() -> Result<()> {
             spawn(format!("worker {n}"), move || {
                 sleep(secs(0.1 * n as f64))?;
                 info!("worker {n} finished");
-                Ok::<_, NotInTask>(n)
+                Ok::<_, SuspendError>(n)
             })
         })
         .collect();
@@ -289,7 +290,7 @@ fn process_data(pages: &[String]) -> BTreeSet<String> {
 }
 
 /// Stands in for a database write: it takes a little while.
-fn update_database(words: &BTreeSet<String>) -> Result<(), NotInTask> {
+fn update_database(words: &BTreeSet<String>) -> Result<(), SuspendError> {
     sleep(secs(0.05))?;
     info!("update_database: {} words stored", words.len());
     Ok(())

@@ -201,8 +201,18 @@ fn assert_quiet_when_head_stops_reading(binary: &str, args: &[&str], lines: usiz
         "{binary} {args:?}: {status} after the reader left; stderr:\n{err}"
     );
     assert!(!err.contains("Broken pipe"), "{binary} {args:?}: {err}");
-    assert!(!err.contains("panicked"), "{binary} {args:?}: {err}");
+    // Lesson 04 panics on purpose (its backtrace is the lesson); whether that
+    // happens before the closed pipe stops it depends on timing. Any other
+    // panic is a failure.
+    let unexpected = err
+        .split("panicked at ")
+        .skip(1)
+        .any(|panic| !DELIBERATE_PANICS.iter().any(|m| panic.contains(m)));
+    assert!(!unexpected, "{binary} {args:?}: {err}");
 }
+
+/// Panics the lessons show on purpose.
+const DELIBERATE_PANICS: &[&str] = &["header of 15 bytes is over the limit"];
 
 #[test]
 fn every_lesson_ends_quietly_when_its_reader_goes_away() {
@@ -215,7 +225,10 @@ fn every_lesson_ends_quietly_when_its_reader_goes_away() {
         (REACTOR, &["callbacks", "--virtual"]),
         (TASKS, &["--virtual"]),
         (env!("CARGO_BIN_EXE_12-async-await"), &["--virtual"]),
-        (env!("CARGO_BIN_EXE_12-async-await"), &["cancel", "--virtual"]),
+        (
+            env!("CARGO_BIN_EXE_12-async-await"),
+            &["cancel", "--virtual"],
+        ),
         // A server: its next trace line finds the pipe closed.
         (SELECT_ECHO, &["--port", "0", "--seconds", "5"]),
     ];

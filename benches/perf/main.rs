@@ -8,6 +8,8 @@
 //! |----------|--------------------------------------------------|-------------------------------|
 //! | `switch` | one task switch (`yield_now`) through the loop   | raw corosensei, tokio, asyncio|
 //! | `spawn`  | spawn + join of an empty task                    | tokio, asyncio                |
+//! | `cancel` | `wait_for` finishing in time; spawn + cancel +   | tokio (`timeout`, `abort`)    |
+//! |          | join of a sleeping task (lesson 08)              |                               |
 //! | `sleep`  | 30,000 tasks sleeping 1 s: wall time, RSS / task | tokio, asyncio                |
 //! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
 //! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
@@ -76,6 +78,7 @@ struct Args {
 enum Section {
     Switch,
     Spawn,
+    Cancel,
     Sleep,
     Net,
 }
@@ -205,6 +208,9 @@ fn main() -> ExitCode {
     if wanted(Section::Spawn) {
         rows.push(spawn_row(&settings));
     }
+    if wanted(Section::Cancel) {
+        rows.extend(cancel_rows(&settings));
+    }
     if wanted(Section::Sleep) {
         rows.extend(sleep_rows(&settings, &mut notes));
     }
@@ -328,6 +334,42 @@ fn spawn_row(s: &Settings) -> Row {
         format: one_decimal,
         target: "no slower than tokio".into(),
     }
+}
+
+// ─────────────────── 2b. cancellation and timeouts (08) ───────────────────
+
+fn cancel_rows(s: &Settings) -> Vec<Row> {
+    progress(&format!(
+        "cancel: {} wait_for and {} spawn + cancel + join per runtime, median of {}",
+        s.spawns, s.spawns, s.repeats
+    ));
+    let n = s.spawns;
+    let row = |measurement: &str, yieldloop: Figure, tokio: Figure| Row {
+        measurement: measurement.into(),
+        met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
+        versus_tokio: faster(&yieldloop, &tokio),
+        yieldloop,
+        tokio,
+        asyncio: None,
+        corosensei: None,
+        format: one_decimal,
+        target: "no slower than tokio".into(),
+    };
+    let tokio = micro::median_ns_per_op(s.repeats, n, || Ok(micro::tokio_timeouts_in_time(n)));
+    let yieldloop = micro::median_ns_per_op(s.repeats, n, || reactor::timeouts_in_time(n));
+    let timeouts = row(
+        "`wait_for` (tokio: `timeout`) whose work yields once and finishes in time, ns",
+        yieldloop,
+        tokio,
+    );
+    let tokio = micro::median_ns_per_op(s.repeats, n, || Ok(micro::tokio_spawn_abort_joins(n)));
+    let yieldloop = micro::median_ns_per_op(s.repeats, n, || reactor::spawn_cancel_joins(n));
+    let cancels = row(
+        "spawn + cancel + join a sleeping task (tokio: `abort`), ns",
+        yieldloop,
+        tokio,
+    );
+    vec![timeouts, cancels]
 }
 
 // ─────────────────────── 3. 30,000 sleeping tasks ────────────────────────

@@ -86,3 +86,42 @@ pub fn tokio_spawn_joins(n: u64) -> Duration {
         start.elapsed()
     })
 }
+
+/// `n` times: `tokio::time::timeout` (1 s) around work that yields once and
+/// then finishes, well in time: the common case. The yield makes both
+/// runtimes arm the deadline for real (tokio polls the work first and
+/// registers its timer only once the work is pending).
+pub fn tokio_timeouts_in_time(n: u64) -> Duration {
+    let runtime = tokio_runtime();
+    runtime.block_on(async move {
+        let start = Instant::now();
+        for i in 0..n {
+            let work = async move {
+                tokio::task::yield_now().await;
+                black_box(i)
+            };
+            black_box(
+                tokio::time::timeout(Duration::from_secs(1), work)
+                    .await
+                    .ok(),
+            );
+        }
+        start.elapsed()
+    })
+}
+
+/// `n` times: spawn a task that sleeps 1 s, let it start, abort it, and
+/// await its `JoinHandle` (which reports the cancellation).
+pub fn tokio_spawn_abort_joins(n: u64) -> Duration {
+    let runtime = tokio_runtime();
+    runtime.block_on(async move {
+        let start = Instant::now();
+        for _ in 0..n {
+            let handle = tokio::spawn(tokio::time::sleep(Duration::from_secs(1)));
+            tokio::task::yield_now().await; // it starts and parks on its timer
+            handle.abort();
+            black_box(handle.await.is_err());
+        }
+        start.elapsed()
+    })
+}

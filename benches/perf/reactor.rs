@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use yieldloop::{sleep, spawn, yield_now, EventLoop};
+use yieldloop::{sleep, spawn, wait_for, yield_now, EventLoop};
 
 use crate::sleepers::{self, SleepersResult};
 
@@ -48,6 +48,35 @@ pub fn spawn_joins(n: u64) -> Result<Duration, String> {
         for i in 0..n {
             let handle = spawn("empty", move || black_box(i));
             black_box(handle.join().map_err(|e| e.to_string())?);
+        }
+        Ok(start.elapsed())
+    })?
+}
+
+/// `n` times: `wait_for` (1 s) around work that yields once and finishes
+/// in time; the same work as `micro::tokio_timeouts_in_time`.
+pub fn timeouts_in_time(n: u64) -> Result<Duration, String> {
+    on_a_fresh_loop(move || {
+        let start = Instant::now();
+        for i in 0..n {
+            let work = move || yield_now().map(|()| black_box(i));
+            let answer = wait_for(Duration::from_secs(1), work).map_err(|e| e.to_string())?;
+            black_box(answer.map_err(|e| e.to_string())?);
+        }
+        Ok(start.elapsed())
+    })?
+}
+
+/// `n` times: spawn a task that sleeps 1 s, let it start, cancel it, join
+/// it; the same work as `micro::tokio_spawn_abort_joins`.
+pub fn spawn_cancel_joins(n: u64) -> Result<Duration, String> {
+    on_a_fresh_loop(move || {
+        let start = Instant::now();
+        for _ in 0..n {
+            let handle = spawn("sleeper", || sleep(Duration::from_secs(1)));
+            yield_now().map_err(|e| e.to_string())?; // it starts and parks on its timer
+            handle.cancel();
+            black_box(handle.join().is_err());
         }
         Ok(start.elapsed())
     })?

@@ -83,8 +83,15 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/07_tasks.rs",
         chapter: "lesson-07-tasks.md",
     },
-    // Lessons 08–11 (cancellation, synchronisation, an executor for blocking
-    // calls, debugging) are being written; 12 is the last rung either way.
+    Lesson {
+        bin: "08-cancel",
+        title: "Cancellation and scopes",
+        summary: "cancel at the suspension point, wait_for, shield, scope (trio's nursery), grandfather → father → son",
+        source: "lessons/08_cancel.rs",
+        chapter: "lesson-08-cancel.md",
+    },
+    // Lessons 09–11 (synchronisation, an executor for blocking calls,
+    // debugging) are being written; 12 is the last rung either way.
     Lesson {
         bin: "12-async-await",
         title: "async/await: the same loop, stackless",

@@ -47,6 +47,9 @@ pub struct Recorder {
 #[derive(Clone)]
 pub struct Timeline {
     marks: Marks,
+    /// Where the picture starts: zero, or the time of the last
+    /// [`Timeline::restart`].
+    origin: Arc<Mutex<Duration>>,
 }
 
 /// Makes a recorder reading `clock` and the timeline it fills.
@@ -56,7 +59,8 @@ pub fn recorder(clock: &Clock) -> (Recorder, Timeline) {
         clock: clock.clone(),
         marks: marks.clone(),
     };
-    (recorder, Timeline { marks })
+    let origin = Arc::new(Mutex::new(Duration::ZERO));
+    (recorder, Timeline { marks, origin })
 }
 
 /// Pulls the `message` field out of an event.
@@ -103,7 +107,18 @@ impl Timeline {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        draw(&marks, step)
+        let origin = *self.origin.lock().unwrap_or_else(PoisonError::into_inner);
+        draw(&marks, step, origin)
+    }
+
+    /// Forgets what was recorded so far and starts the picture at `now`: for
+    /// a lesson that draws only its last part (lesson 08's cancel chain).
+    pub fn restart(&self, now: Duration) {
+        self.marks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        *self.origin.lock().unwrap_or_else(PoisonError::into_inner) = now;
     }
 }
 
@@ -121,13 +136,13 @@ fn column(at: Duration, step: Duration) -> usize {
     (at.as_secs_f64() / step.as_secs_f64()).round() as usize
 }
 
-fn draw(marks: &[Mark], step: Duration) -> String {
+fn draw(marks: &[Mark], step: Duration, origin: Duration) -> String {
     if marks.is_empty() || step.is_zero() {
         return String::new();
     }
     let mut rows: Vec<(&str, Vec<usize>)> = Vec::new();
     for mark in marks {
-        let col = column(mark.at, step);
+        let col = column(mark.at.saturating_sub(origin), step);
         match rows.iter_mut().find(|(name, _)| *name == mark.row) {
             Some((_, cols)) => cols.push(col),
             None => rows.push((&mark.row, vec![col])),
@@ -145,7 +160,8 @@ fn draw(marks: &[Mark], step: Duration) -> String {
     let mut out = format!("{:label_width$}", "");
     let mut ruler = String::new();
     for col in (0..=last).step_by(10) {
-        let label = format!("{}s", trim_secs(step.as_secs_f64() * col as f64));
+        let at = origin.as_secs_f64() + step.as_secs_f64() * col as f64;
+        let label = format!("{}s", trim_secs(at));
         while ruler.chars().count() < col {
             ruler.push(' ');
         }
@@ -194,7 +210,7 @@ mod tests {
             mark(1000, "a"),
             mark(1000, "b"),
         ];
-        let picture = draw(&marks, Duration::from_millis(100));
+        let picture = draw(&marks, Duration::from_millis(100), Duration::ZERO);
         let lines: Vec<&str> = picture.lines().collect();
         assert_eq!(lines[0].trim_end(), "   0s        1s");
         assert_eq!(lines[1], "a  ●─────────●");
@@ -203,6 +219,6 @@ mod tests {
 
     #[test]
     fn nothing_recorded_draws_nothing() {
-        assert_eq!(draw(&[], Duration::from_millis(100)), "");
+        assert_eq!(draw(&[], Duration::from_millis(100), Duration::ZERO), "");
     }
 }

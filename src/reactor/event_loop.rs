@@ -48,6 +48,7 @@ use slab::Slab;
 use tracing::{debug, error};
 
 use crate::clock::Clock;
+use crate::reactor::cancel::{CancelCause, TaskControl};
 use crate::reactor::future::Future;
 use crate::reactor::selector::{Event, Interest, Selector, SelectorKind};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
@@ -150,6 +151,7 @@ impl Builder {
             events: RefCell::new(Vec::new()),
             stacks: RefCell::new(StackPool::new(self.stack_size, self.stack_pool_limit)),
             io_waiters: Cell::new(0),
+            registrations: Cell::new(0),
             stopping: Cell::new(false),
             closing: Cell::new(false),
         });
@@ -180,6 +182,9 @@ pub(crate) struct Core {
     /// `select` could report would wake anyone (`wake` ignores reports for
     /// tasks that are not waiting on I/O), so it is skipped.
     io_waiters: Cell<usize>,
+    /// How many descriptors the selector watches (for tests: a cancelled
+    /// socket wait must not leave one behind).
+    registrations: Cell<usize>,
     /// Set by `stop()`; `run_forever` returns after the current iteration.
     stopping: Cell<bool>,
     /// Set while the loop unwinds its remaining tasks on drop.
@@ -337,6 +342,21 @@ impl Core {
     }
     // ANCHOR_END: wake
 
+    // ANCHOR: interrupt
+    /// Wakes a suspended task whatever it waits on, because it was cancelled
+    /// (lesson 08). A task that is running or already queued is left alone:
+    /// it meets the cancellation at its next suspension point.
+    pub(crate) fn interrupt(&self, key: usize) {
+        let state = match self.tasks.borrow().get(key) {
+            Some(task) => task.state.get(),
+            None => return,
+        };
+        if state != TaskState::Runnable {
+            self.wake(key, state);
+        }
+    }
+    // ANCHOR_END: interrupt
+
     #[inline(always)]
     fn push(&self, runnable: Runnable) {
         self.ready.borrow_mut().push_back(runnable);
@@ -349,18 +369,25 @@ impl Core {
     }
 
     /// Schedules task `key` to be woken after `delay` (`sleep`).
-    pub(crate) fn wake_later(&self, key: usize, delay: Duration) {
+    pub(crate) fn wake_later(&self, key: usize, delay: Duration) -> TimerId {
         let deadline = self.clock.now().saturating_add(delay);
         self.timers
             .borrow_mut()
-            .insert(deadline, TimerAction::Wake(key));
+            .insert(deadline, TimerAction::Wake(key))
+    }
+
+    /// Removes a timer that has not fired (a cancelled `sleep`, a `wait_for`
+    /// whose work finished). What it held is dropped after the borrow ends.
+    pub(crate) fn cancel_timer(&self, id: TimerId) {
+        let removed = self.timers.borrow_mut().cancel(id);
+        drop(removed);
     }
 
     // ANCHOR: spawn
     /// Creates a task running `f` and queues its first step.
     pub(crate) fn spawn<T, F>(&self, name: Cow<'static, str>, f: F) -> JoinHandle<T>
     where
-        F: FnOnce() -> T + 'static,
+        F: FnOnce() -> Result<T, TaskError> + 'static,
         T: 'static,
     {
         let stack = match self.stacks.borrow_mut().take() {
@@ -372,14 +399,16 @@ impl Core {
             }
         };
         let done = Future::new();
-        let completion = Completion {
-            done: done.clone(),
-            name: name.clone(),
-        };
         let core: *const Core = self;
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let key = entry.key();
+        let control = Rc::new(TaskControl::new(name.clone(), self.weak(), key));
+        let completion = Completion {
+            done: done.clone(),
+            name: name.clone(),
+            control: control.clone(),
+        };
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
             task_body(core, key, yielder, completion, f)
         });
@@ -390,7 +419,10 @@ impl Core {
             coroutine: UnsafeCell::new(coroutine),
         }));
         self.push(Runnable::Task(key));
-        JoinHandle { done }
+        JoinHandle {
+            done,
+            control: Some(control),
+        }
     }
     // ANCHOR_END: spawn
 
@@ -411,7 +443,9 @@ impl Core {
         let mut selector = self.selector.borrow_mut();
         if first_time {
             // SAFETY: passed on to our caller (this function's contract).
-            unsafe { selector.register(fd, key, interest) }
+            unsafe { selector.register(fd, key, interest)? };
+            self.registrations.set(self.registrations.get() + 1);
+            Ok(())
         } else {
             selector.modify(fd, key, interest)
         }
@@ -421,7 +455,10 @@ impl Core {
     pub(crate) fn unregister(&self, fd: BorrowedFd<'_>) {
         if let Ok(mut selector) = self.selector.try_borrow_mut() {
             // Failing here only means the kernel already forgot it.
-            let _ = selector.unregister(fd);
+            if selector.unregister(fd).is_ok() {
+                self.registrations
+                    .set(self.registrations.get().saturating_sub(1));
+            }
         }
     }
 
@@ -441,7 +478,7 @@ impl Core {
         self.push(Runnable::Callback(callback));
     }
 
-    fn call_at(&self, when: Duration, callback: Callback) -> TimerHandle {
+    pub(crate) fn call_at(&self, when: Duration, callback: Callback) -> TimerHandle {
         let id = self
             .timers
             .borrow_mut()
@@ -498,7 +535,7 @@ impl EventLoop {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        self.core.spawn(name.into(), f)
+        self.core.spawn(name.into(), move || Ok(f()))
     }
 
     /// Runs `f` as a task named `main` and the loop until it finishes; returns
@@ -520,6 +557,7 @@ impl EventLoop {
             if self.core.stopping.replace(false) {
                 return Err(TaskError::Cancelled {
                     task: "main".into(),
+                    cause: CancelCause::LoopEnded,
                 });
             }
             self.core
@@ -592,6 +630,22 @@ impl EventLoop {
         self.core.tasks.borrow().len()
     }
 
+    /// How many timers are pending: sleeping tasks, `call_later` callbacks,
+    /// `wait_for` deadlines.
+    pub fn timer_count(&self) -> usize {
+        self.core.timers.borrow().len()
+    }
+
+    /// How many descriptors the selector watches.
+    pub fn registration_count(&self) -> usize {
+        self.core.registrations.get()
+    }
+
+    /// How many tasks are suspended waiting on a descriptor.
+    pub fn io_waiter_count(&self) -> usize {
+        self.core.io_waiters.get()
+    }
+
     /// How many finished tasks' stacks are pooled for reuse.
     pub fn pooled_stacks(&self) -> usize {
         self.core.stacks.borrow().spare()
@@ -657,9 +711,10 @@ impl Handle {
         T: 'static,
     {
         match self.core.upgrade() {
-            Some(core) => core.spawn(name.into(), f),
+            Some(core) => core.spawn(name.into(), move || Ok(f())),
             None => JoinHandle::failed(TaskError::Cancelled {
                 task: name.into().into_owned(),
+                cause: CancelCause::LoopEnded,
             }),
         }
     }
@@ -707,9 +762,12 @@ pub struct TimerHandle {
 impl TimerHandle {
     /// Cancels the callback; returns whether it was still pending.
     pub fn cancel(&self) -> bool {
-        self.core
-            .upgrade()
-            .is_some_and(|core| core.timers.borrow_mut().cancel(self.id).is_some())
+        let core = self.core.upgrade();
+        let removed = core
+            .as_ref()
+            .and_then(|core| core.timers.borrow_mut().cancel(self.id));
+        // Dropped here, after the borrow: a callback's captures may do anything.
+        removed.is_some()
     }
 
     /// When it fires, in loop time.

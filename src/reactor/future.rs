@@ -36,6 +36,7 @@ use std::io;
 use std::mem;
 use std::rc::{Rc, Weak};
 
+use crate::reactor::cancel::Cancelled;
 use crate::reactor::event_loop::Core;
 use crate::reactor::task::{current, JoinHandle, NotInTask, TaskError, TaskState};
 
@@ -84,12 +85,15 @@ impl Waiter {
 }
 
 /// Why waiting produced no value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {
     /// `wait` was called outside a task on a future that is not done.
     NotInTask(NotInTask),
     /// An earlier `wait` already took the result.
     AlreadyTaken,
+    /// The waiting task was cancelled while it waited (lesson 08); it is
+    /// off the future's waiter list again.
+    Cancelled(Cancelled),
 }
 
 impl fmt::Display for WaitError {
@@ -97,6 +101,7 @@ impl fmt::Display for WaitError {
         match self {
             WaitError::NotInTask(error) => error.fmt(f),
             WaitError::AlreadyTaken => f.write_str("the future's result was already taken"),
+            WaitError::Cancelled(cancelled) => cancelled.fmt(f),
         }
     }
 }
@@ -111,7 +116,10 @@ impl From<NotInTask> for WaitError {
 
 impl From<WaitError> for io::Error {
     fn from(error: WaitError) -> io::Error {
-        io::Error::other(error)
+        match error {
+            WaitError::Cancelled(cancelled) => cancelled.into(),
+            error => io::Error::other(error),
+        }
     }
 }
 
@@ -242,16 +250,45 @@ impl<T, E> Future<T, E> {
     }
 
     /// Suspends the calling task until the future is done, without taking
-    /// the result.
+    /// the result. A cancelled wait leaves the waiter list before it returns.
     pub(crate) fn wait_done(&self, what: &'static str) -> Result<(), WaitError> {
         while !self.is_done() {
             let task = current(what)?;
             self.add_waiter(task.core(), task.key());
-            task.suspend(TaskState::Waiting);
+            if let Err(cancelled) = task.suspend(TaskState::Waiting) {
+                self.remove_waiter(task.core(), task.key());
+                return Err(WaitError::Cancelled(cancelled));
+            }
         }
         Ok(())
     }
     // ANCHOR_END: wait
+
+    /// Waits until the future is done even if the task is cancelled again
+    /// meanwhile: what an owner does after cancelling the task it waits on,
+    /// so that the task's cleanup is over before the owner's own goes on. A
+    /// cancellation that arrives meanwhile is delivered at the task's next
+    /// suspension point instead of being lost.
+    pub(crate) fn wait_done_through_cancel(&self) {
+        let mut deferred = None;
+        loop {
+            match self.wait_done("a cancelled wait") {
+                Ok(()) | Err(WaitError::NotInTask(_) | WaitError::AlreadyTaken) => break,
+                Err(WaitError::Cancelled(again)) => {
+                    deferred.get_or_insert(again);
+                }
+            }
+        }
+        if let (Some(again), Ok(task)) = (deferred, current("a cancelled wait")) {
+            task.control().redeliver_later(again);
+        }
+    }
+
+    /// How many tasks wait on this future (for tests: a cancelled wait must
+    /// leave the list).
+    pub fn waiter_count(&self) -> usize {
+        self.shared.borrow().waiters.len()
+    }
 
     fn add_waiter(&self, core: &Core, task: usize) {
         self.shared.borrow_mut().waiters.push(Waiter {
@@ -281,12 +318,38 @@ impl<T, E> fmt::Debug for Future<T, E> {
 /// (asyncio: `gather(*tasks, return_exceptions=True)`). The tasks already run
 /// concurrently; joining them one after the other only collects the results,
 /// so the whole wait lasts as long as the slowest task, not the sum.
+///
+/// The gathering task owns the tasks: if it is cancelled while it waits,
+/// every unfinished task is cancelled and waited for, their results are
+/// returned, and the gatherer's own cancellation is delivered again at its
+/// next suspension point (the `Vec` has no place for it).
 pub fn gather<T: 'static>(
     handles: impl IntoIterator<Item = JoinHandle<T>>,
 ) -> Vec<Result<T, TaskError>> {
+    let handles: Vec<JoinHandle<T>> = handles.into_iter().collect();
+    for (index, handle) in handles.iter().enumerate() {
+        if let Err(WaitError::Cancelled(cancelled)) = handle.done.wait_done("yieldloop::gather") {
+            cancel_and_wait(&handles[index..]);
+            if let Ok(task) = current("yieldloop::gather") {
+                task.control().redeliver_later(cancelled);
+            }
+            break;
+        }
+    }
     handles.into_iter().map(JoinHandle::join).collect()
 }
 // ANCHOR_END: gather
+
+/// What an owner does when it is cancelled while it waits on `handles`:
+/// cancel them all at once, then wait until each has finished its cleanup.
+pub(crate) fn cancel_and_wait<T: 'static>(handles: &[JoinHandle<T>]) {
+    for handle in handles {
+        handle.cancel();
+    }
+    for handle in handles {
+        handle.done.wait_done_through_cancel();
+    }
+}
 
 /// When [`wait`] returns (asyncio's `return_when`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,11 +379,17 @@ pub fn wait<T: 'static>(
         for handle in &handles {
             handle.done.add_waiter(task.core(), task.key());
         }
-        task.suspend(TaskState::Waiting);
+        let woken = task.suspend(TaskState::Waiting);
         // Woken by one of them: leave the others' waiter lists, so that they
         // cannot wake this task later while it waits on something else.
         for handle in &handles {
             handle.done.remove_waiter(task.core(), task.key());
+        }
+        if let Err(cancelled) = woken {
+            // The waiter owns the handles, which would be lost with the
+            // error: cancel them and wait for their cleanup first.
+            cancel_and_wait(&handles);
+            return Err(WaitError::Cancelled(cancelled));
         }
     }
     Ok(handles.into_iter().partition(|h| h.is_finished()))

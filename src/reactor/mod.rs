@@ -1,4 +1,4 @@
-//! Stage three of the ladder, lessons 06–07: the reactor, shaped like
+//! Stage three of the ladder, lessons 06–08: the reactor, shaped like
 //! asyncio's `BaseEventLoop`.
 //!
 //! Builds on [`crate::clock`], and on lesson 05 in two places: the select(2)
@@ -17,9 +17,13 @@
 //! | [`task`]       | 06     | tasks, `spawn`, `sleep`, `yield_now`, the thread-local |
 //! | [`tcp`]        | 06     | sockets whose calls suspend the task, not the thread |
 //! | [`future`]     | 07     | one-shot futures, `gather`, `wait`                   |
+//! | [`cancel`]     | 08     | cancellation at suspension points, `wait_for`, `shield` |
+//! | [`scope`]      | 08     | structured concurrency: `scope`, trio's nursery      |
 
+pub mod cancel;
 pub mod event_loop;
 pub mod future;
+pub mod scope;
 pub mod selector;
 pub mod stacks;
 pub mod task;

@@ -56,10 +56,12 @@ use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
+use std::rc::Rc;
 use std::time::Duration;
 
 use corosensei::Yielder;
 
+use crate::reactor::cancel::{CancelCause, Cancelled, SuspendError, TaskControl};
 use crate::reactor::event_loop::Core;
 use crate::reactor::future::{Future, WaitError};
 use crate::reactor::stacks::NoStack;
@@ -81,6 +83,8 @@ pub(crate) struct Running {
     key: usize,
     /// corosensei's handle for suspending this coroutine.
     yielder: *const Yielder<(), ()>,
+    /// Its cancellation requests (lesson 08), checked at every suspension.
+    control: Rc<TaskControl>,
 }
 // ANCHOR_END: current
 
@@ -139,15 +143,34 @@ impl CurrentTask {
         self.running().key
     }
 
+    /// The task's cancellation side (lesson 08).
+    #[inline(always)]
+    pub(crate) fn control(&self) -> &TaskControl {
+        &self.running().control
+    }
+
+    /// The same, to keep (a `wait_for` timer holds it).
+    pub(crate) fn control_rc(&self) -> Rc<TaskControl> {
+        self.running().control.clone()
+    }
+
     // ANCHOR: suspend
     /// Gives control back to the loop until something puts this task on the
     /// ready queue again. `state` says what may do that (see [`TaskState`]);
     /// the caller has already arranged for it (a timer, a selector
-    /// registration, a future's waiter list), or pushed the task on the ready
-    /// queue itself (`yield_now`).
+    /// registration, a future's waiter list). `Runnable` means "nothing":
+    /// the task queues itself behind the others (`yield_now`).
+    ///
+    /// The suspension point is where a cancellation is delivered (lesson
+    /// 08): one requested while the task ran is returned before suspending,
+    /// one requested while it was suspended after it resumes. Either way
+    /// the caller must take back what it arranged before returning the error.
     #[inline(always)]
-    pub(crate) fn suspend(self, state: TaskState) {
-        if state != TaskState::Runnable {
+    pub(crate) fn suspend(self, state: TaskState) -> Result<(), Cancelled> {
+        self.control().deliver()?;
+        if state == TaskState::Runnable {
+            self.core().push_ready(self.key());
+        } else {
             self.core().park(self.key(), state);
         }
         // SAFETY: the yielder belongs to the coroutine we are running on, and
@@ -155,6 +178,7 @@ impl CurrentTask {
         unsafe { (*self.running().yielder).suspend(()) };
         // Resumed: we are running again, so we are the current task again.
         set_current(self.running);
+        self.control().deliver()
     }
     // ANCHOR_END: suspend
 }
@@ -218,11 +242,24 @@ pub enum TaskError {
         /// Why, naming `vm.max_map_count`.
         reason: NoStack,
     },
-    /// The loop was dropped, or stopped, before the task finished; a
-    /// suspended task is unwound (its `Drop` guards run).
+    /// The task was cancelled before it finished: by a request (its
+    /// [`JoinHandle::cancel`], a scope, a `wait_for`; the cancellation
+    /// propagated out of it, or it never started), or because the loop was
+    /// dropped or stopped (a suspended task is unwound, its `Drop` guards
+    /// run). `cause` says which.
     Cancelled {
         /// The task's name.
         task: String,
+        /// Who cancelled it.
+        cause: CancelCause,
+    },
+    /// A child of a [`crate::scope`] returned an error; the error itself
+    /// went to the scope (which returns the first one), this is its text.
+    Failed {
+        /// The task's name.
+        task: String,
+        /// The error's message.
+        message: String,
     },
     /// `run_until_complete`'s task could never finish: nothing was ready, no
     /// timer pending and no task waiting on I/O, so nothing could wake it.
@@ -246,12 +283,22 @@ impl fmt::Display for TaskError {
         match self {
             TaskError::Panicked { task, message } => write!(f, "task {task:?} panicked: {message}"),
             TaskError::NoStack { task, reason } => write!(f, "task {task:?} never ran: {reason}"),
-            TaskError::Cancelled { task } => {
-                write!(
-                    f,
-                    "task {task:?} was cancelled: the loop ended before it finished"
-                )
-            }
+            TaskError::Cancelled {
+                task,
+                cause: CancelCause::Requested(_),
+            } => write!(
+                f,
+                "task {task:?} was cancelled (by JoinHandle::cancel, a scope or wait_for) \
+                 before it finished"
+            ),
+            TaskError::Cancelled {
+                task,
+                cause: CancelCause::LoopEnded,
+            } => write!(
+                f,
+                "task {task:?} was cancelled: the loop ended before it finished"
+            ),
+            TaskError::Failed { task, message } => write!(f, "task {task:?} failed: {message}"),
             TaskError::Stuck { task } => write!(
                 f,
                 "task {task:?} can never finish: it waits on something nobody will complete \
@@ -277,6 +324,7 @@ impl From<WaitError> for TaskError {
         match error {
             WaitError::NotInTask(error) => TaskError::NotInTask(error),
             WaitError::AlreadyTaken => TaskError::AlreadyJoined,
+            WaitError::Cancelled(cancelled) => cancelled.into(),
         }
     }
 }
@@ -284,21 +332,78 @@ impl From<WaitError> for TaskError {
 /// A task's result, to be waited for: `asyncio.Task` seen as a future.
 ///
 /// Dropping the handle detaches the task: it runs on, and its result is
-/// dropped.
+/// dropped. Holding it and waiting on it (`join`, `gather`, `wait`) makes
+/// the waiter the task's owner: if the waiter is cancelled while it waits,
+/// the task is cancelled too and waited for (lesson 08; [`crate::shield`]
+/// opts out).
 #[must_use = "a JoinHandle does nothing unless joined; drop it to detach the task"]
 pub struct JoinHandle<T> {
     pub(crate) done: Future<T, TaskError>,
+    /// How to cancel the task; `None` for a task that never started, and for
+    /// a shielded handle, which may not cancel it.
+    pub(crate) control: Option<Rc<TaskControl>>,
 }
 
 impl<T: 'static> JoinHandle<T> {
+    // ANCHOR: join
     /// Waits for the task and returns its result (asyncio: `await task`).
     ///
     /// Inside a task this suspends until the task is done. Outside a task it
     /// returns the result if the task has finished, else
     /// [`TaskError::NotInTask`].
+    ///
+    /// If the *joining* task is cancelled meanwhile, the joined task is
+    /// cancelled as well (unless this handle is shielded), `join` waits until
+    /// it has finished its cleanup, and returns the joiner's own
+    /// cancellation as [`TaskError::Cancelled`]: innermost first, as asyncio
+    /// cancels `grandfather → father → son`.
     pub fn join(self) -> Result<T, TaskError> {
-        self.done.wait()
+        match self.done.wait_done("JoinHandle::join") {
+            Ok(()) => self.done.wait(),
+            Err(WaitError::Cancelled(cancelled)) => {
+                if self.control.is_some() {
+                    // We own the task: it goes too, and we wait for its cleanup.
+                    self.cancel();
+                    self.done.wait_done_through_cancel();
+                }
+                Err(cancelled.into())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
+    // ANCHOR_END: join
+
+    // ANCHOR: cancel
+    /// Asks the task to stop (asyncio: `task.cancel()`): it gets
+    /// [`Cancelled`] at its next suspension point (at once, if it is
+    /// suspended now), or never starts if it has not yet. Returns `false`,
+    /// doing nothing, if the task has finished (or this handle is shielded).
+    /// A second request before the first is delivered is the same request:
+    /// the task gets it once.
+    ///
+    /// ```
+    /// use yieldloop::{secs, sleep, spawn, Builder, Clock, TaskError};
+    ///
+    /// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build().unwrap();
+    /// let joined = event_loop.run_until_complete(|| {
+    ///     let sleeper = spawn("sleeper", || sleep(secs(10.0))); // `?`-able error
+    ///     sleep(secs(1.0)).unwrap();
+    ///     assert!(sleeper.cancel()); // its sleep returns Err(Cancelled) now
+    ///     sleeper.join()
+    /// }).unwrap();
+    /// assert!(matches!(joined, Err(TaskError::Cancelled { task, .. }) if task == "sleeper"));
+    /// assert_eq!(event_loop.time(), secs(1.0)); // nobody waited the 10 s
+    /// ```
+    pub fn cancel(&self) -> bool {
+        match &self.control {
+            Some(control) if !self.done.is_done() => {
+                control.request();
+                !control.is_finished()
+            }
+            _ => false,
+        }
+    }
+    // ANCHOR_END: cancel
 
     /// Whether the task has finished (returned, panicked, or never ran).
     pub fn is_finished(&self) -> bool {
@@ -341,13 +446,19 @@ pub(crate) type TaskCoroutine =
 pub(crate) struct Completion<T> {
     pub(crate) done: Future<T, TaskError>,
     pub(crate) name: Cow<'static, str>,
+    /// The task's cancellation side, handed to its `Running` record.
+    pub(crate) control: Rc<TaskControl>,
 }
 
 impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
         let task = self.name.to_string();
+        self.control.mark_finished();
         // Fails harmlessly if the task already completed its future.
-        let _ = self.done.set_error(TaskError::Cancelled { task });
+        let _ = self.done.set_error(TaskError::Cancelled {
+            task,
+            cause: CancelCause::LoopEnded,
+        });
     }
 }
 
@@ -361,24 +472,40 @@ pub(crate) fn task_body<T, F>(
     completion: Completion<T>,
     f: F,
 ) where
-    F: FnOnce() -> T,
+    F: FnOnce() -> Result<T, TaskError>,
 {
-    let running = Running { core, key, yielder };
+    let control = completion.control.clone();
+    let running = Running {
+        core,
+        key,
+        yielder,
+        control,
+    };
     set_current(&running);
+    // Cancelled before its first step: it never starts (lesson 08).
+    if let Err(cancelled) = running.control.deliver() {
+        running.control.mark_finished();
+        let _ = completion.done.set_error(cancelled);
+        return;
+    }
     // Catch the panic here, at the task's boundary, so that it ends this task
     // only: the loop and the other tasks carry on.
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
     // SAFETY: the loop outlives its tasks (see `Running::core`).
     let closing = unsafe { (*core).is_closing() };
     let result = match outcome {
-        Ok(value) => Ok(value),
+        // A cancellation still in flight turns the result into `Cancelled`.
+        Ok(result) => running.control.settle(result),
         // The loop is being dropped and corosensei is unwinding this stack to
         // run its `Drop` guards: let that unwinding go on to its end.
         Err(payload) if closing => panic::resume_unwind(payload),
-        Err(payload) => Err(TaskError::Panicked {
-            task: completion.name.to_string(),
-            message: panic_message(payload.as_ref()),
-        }),
+        Err(payload) => {
+            running.control.mark_finished();
+            Err(TaskError::Panicked {
+                task: completion.name.to_string(),
+                message: panic_message(payload.as_ref()),
+            })
+        }
     };
     let _ = completion.done.complete(result);
 }
@@ -407,7 +534,7 @@ where
     T: 'static,
 {
     match current("yieldloop::spawn") {
-        Ok(task) => task.core().spawn(name.into(), f),
+        Ok(task) => task.core().spawn(name.into(), move || Ok(f())),
         Err(error) => JoinHandle::failed(TaskError::NotInTask(error)),
     }
 }
@@ -417,7 +544,10 @@ impl<T: 'static> JoinHandle<T> {
     pub(crate) fn failed(error: TaskError) -> Self {
         let done = Future::new();
         let _ = done.set_error(error);
-        JoinHandle { done }
+        JoinHandle {
+            done,
+            control: None,
+        }
     }
 }
 
@@ -435,10 +565,9 @@ impl<T: 'static> JoinHandle<T> {
 // activation, the predictions go wrong on both sides, and a round trip
 // costs about 35 ns instead of about 10 ns (measured in release builds).
 #[inline(always)]
-pub fn yield_now() -> Result<(), NotInTask> {
+pub fn yield_now() -> Result<(), SuspendError> {
     let task = current("yieldloop::yield_now")?;
-    task.core().push_ready(task.key());
-    task.suspend(TaskState::Runnable);
+    task.suspend(TaskState::Runnable)?;
     Ok(())
 }
 // ANCHOR_END: yield_now
@@ -446,13 +575,21 @@ pub fn yield_now() -> Result<(), NotInTask> {
 // ANCHOR: sleep
 /// Suspends the calling task for `delay` (asyncio: `await asyncio.sleep(d)`);
 /// the other tasks run meanwhile. A zero delay is [`yield_now`].
-pub fn sleep(delay: Duration) -> Result<(), NotInTask> {
+///
+/// If the task is cancelled while it sleeps, `sleep` removes its timer and
+/// returns [`SuspendError::Cancelled`] at once (lesson 08).
+pub fn sleep(delay: Duration) -> Result<(), SuspendError> {
     if delay.is_zero() {
         return yield_now();
     }
     let task = current("yieldloop::sleep")?;
-    task.core().wake_later(task.key(), delay);
-    task.suspend(TaskState::Waiting);
+    let timer = task.core().wake_later(task.key(), delay);
+    if let Err(cancelled) = task.suspend(TaskState::Waiting) {
+        // Woken early: the timer must not wake this task later, in the
+        // middle of whatever it waits on next.
+        task.core().cancel_timer(timer);
+        return Err(cancelled.into());
+    }
     Ok(())
 }
 // ANCHOR_END: sleep

@@ -110,7 +110,15 @@ impl<S: AsFd> Source<S> {
         drop(registered_in);
         self.waiting.set(Some(task.key()));
         let _end = EndOfWait(&self.waiting);
-        task.suspend(TaskState::WaitingIo);
+        if let Err(cancelled) = task.suspend(TaskState::WaitingIo) {
+            // Cancelled (lesson 08): take the descriptor out of the selector,
+            // so that it cannot wake this task (or a later task reusing its
+            // key) for a wait nobody does any more. The next wait registers
+            // it again.
+            core.unregister(fd);
+            *self.registered_in.borrow_mut() = None;
+            return Err(cancelled.into());
+        }
         Ok(())
     }
     // ANCHOR_END: wait_io
