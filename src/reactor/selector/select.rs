@@ -14,8 +14,10 @@
 //!
 //! select(2) is level-triggered: it reports a ready descriptor on every call,
 //! which would make the loop spin on a socket whose task is busy elsewhere.
-//! So after reporting a descriptor we disarm it ourselves until `modify`
-//! re-arms it (one-shot).
+//! So after reporting a direction of a descriptor we disarm that direction
+//! ourselves until `modify` re-arms it (one-shot). Only that direction: a
+//! task may wait to write while another waits to read, and the writer's
+//! interest must survive a report that woke the reader.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -33,7 +35,7 @@ pub const FD_SETSIZE: RawFd = 1024;
 #[derive(Debug, Default)]
 pub struct SelectSelector {
     /// Every registered descriptor, with its key and its armed interest
-    /// ([`Interest::NONE`] once it has fired). Ordered so that the sets are
+    /// (a direction is cleared once it has fired). Ordered so that the sets are
     /// built in the same order every time, which keeps runs reproducible.
     watched: BTreeMap<RawFd, (usize, Interest)>,
 }
@@ -128,7 +130,9 @@ impl Selector for SelectSelector {
                     readable,
                     writable,
                 });
-                entry.1 = Interest::NONE; // one-shot: disarm until `modify`
+                // One-shot: disarm what fired until `modify` re-arms it.
+                entry.1.readable &= !readable;
+                entry.1.writable &= !writable;
             }
         }
         Ok(())
