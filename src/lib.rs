@@ -32,9 +32,11 @@ pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 pub use generators::request::{secs, Request};
 pub use reactor::event_loop::{Builder, EventLoop, Handle, TimerHandle};
 pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
-pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
 pub use reactor::pipe::{pipe, PipeReader, PipeWriter};
-pub use reactor::stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, Stream, StreamSocket, WriteHalf};
+pub use reactor::stream::{
+    OwnedReadHalf, OwnedWriteHalf, ReadHalf, Stream, StreamSocket, WriteHalf,
+};
+pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
 pub use reactor::tcp::{TcpListener, TcpStream};
 pub use reactor::udp::{Datagram, UdpSocket};
 pub use reactor::unix::{UnixDatagram, UnixListener, UnixStream};

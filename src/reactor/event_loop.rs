@@ -485,7 +485,12 @@ impl Core {
 
     /// Re-arms a registered descriptor for `interest` (cheap when nothing
     /// changed: see the selector's `modify`).
-    pub(crate) fn rearm(&self, fd: BorrowedFd<'_>, slot: usize, interest: Interest) -> io::Result<()> {
+    pub(crate) fn rearm(
+        &self,
+        fd: BorrowedFd<'_>,
+        slot: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
         self.selector.borrow_mut().modify(fd, slot, interest)
     }
 
@@ -497,7 +502,11 @@ impl Core {
         }
         // The record is an `Rc<IoWaiters>` (no user code in its drop); a
         // callback record is never forgotten this way (see `remove_watch`).
-        let record = self.sources.try_borrow_mut().ok().and_then(|mut s| s.try_remove(slot));
+        let record = self
+            .sources
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut s| s.try_remove(slot));
         drop(record);
     }
 
@@ -548,7 +557,10 @@ impl Core {
             self.watches.set(self.watches.get() + 1);
         }
         let result = match watchers.any_fd() {
-            Some(fd) => self.selector.borrow_mut().rearm(fd, slot, watchers.interest()),
+            Some(fd) => self
+                .selector
+                .borrow_mut()
+                .rearm(fd, slot, watchers.interest()),
             None => Ok(()),
         };
         drop(sources);
@@ -594,7 +606,10 @@ impl Core {
         let sources = self.sources.borrow();
         if let Some(Registration::Callbacks(watchers)) = sources.get(slot) {
             if let (true, Some(fd)) = (watchers.fd == raw, watchers.any_fd()) {
-                let _ = self.selector.borrow_mut().rearm(fd, slot, watchers.interest());
+                let _ = self
+                    .selector
+                    .borrow_mut()
+                    .rearm(fd, slot, watchers.interest());
             }
         }
     }
@@ -635,7 +650,6 @@ impl Core {
             && self.io_waiters.get() == 0
             && self.watches.get() == 0
     }
-
 }
 
 /// The slot of the callback record watching `raw`, if any. A linear scan:
@@ -817,6 +831,7 @@ impl EventLoop {
     /// ```
     /// use std::cell::Cell;
     /// use std::io::{Read, Write};
+    /// use std::os::fd::AsRawFd;
     /// use std::rc::Rc;
     ///
     /// let mut event_loop = yieldloop::EventLoop::new().unwrap();
@@ -830,7 +845,7 @@ impl EventLoop {
     ///     .add_reader(a.clone(), move || {
     ///         let mut buf = [0; 16];
     ///         seen.set((&*reader).read(&mut buf).unwrap());
-    ///         handle.remove_reader(&*reader); // one message is enough
+    ///         handle.remove_reader(reader.as_raw_fd()); // one message is enough
     ///     })
     ///     .unwrap();
     /// event_loop.run_forever().unwrap(); // returns: nothing left to watch
@@ -1022,9 +1037,9 @@ impl Handle {
     }
 
     fn upgrade(&self) -> io::Result<Rc<Core>> {
-        self.core.upgrade().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotConnected, "the event loop is gone")
-        })
+        self.core
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the event loop is gone"))
     }
 
     /// See [`EventLoop::time`]. Zero if the loop is gone.

@@ -261,4 +261,3 @@ macro_rules! descriptor_of_source {
     )*};
 }
 pub(crate) use descriptor_of_source;
-

@@ -76,7 +76,9 @@ impl UdpSocket {
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = first_address(addr)?;
         self.source
-            .retry(Direction::Write, "UdpSocket::send_to", |s| s.send_to(buf, addr))
+            .retry(Direction::Write, "UdpSocket::send_to", |s| {
+                s.send_to(buf, addr)
+            })
     }
 
     // ANCHOR: recv_from
@@ -85,7 +87,9 @@ impl UdpSocket {
     /// [`recv_datagram`](UdpSocket::recv_datagram) to find out.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source
-            .retry(Direction::Read, "UdpSocket::recv_from", |s| s.recv_from(buf))
+            .retry(Direction::Read, "UdpSocket::recv_from", |s| {
+                s.recv_from(buf)
+            })
     }
     // ANCHOR_END: recv_from
 
@@ -118,7 +122,10 @@ impl UdpSocket {
                 SockRef::from(s).recv_from_with_flags(&mut *uninit, libc::MSG_TRUNC)
             })?;
         let from = from.as_socket().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "a datagram from a non-IP address")
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a datagram from a non-IP address",
+            )
         })?;
         Ok(Datagram {
             len: size.min(len),

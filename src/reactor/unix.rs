@@ -79,11 +79,14 @@ fn explain_bind_error(error: io::Error, path: &Path, what: &str) -> io::Error {
             "{what} {shown}: the path already exists and is not a socket; \
              choose another path, or remove that file if it is yours"
         )
-    } else if unix::UnixStream::connect(path).is_ok() || unix::UnixDatagram::unbound()
-        .and_then(|probe| probe.connect(path))
-        .is_ok()
+    } else if unix::UnixStream::connect(path).is_ok()
+        || unix::UnixDatagram::unbound()
+            .and_then(|probe| probe.connect(path))
+            .is_ok()
     {
-        format!("{what} {shown}: another server is listening on this socket file; choose another path")
+        format!(
+            "{what} {shown}: another server is listening on this socket file; choose another path"
+        )
     } else {
         format!(
             "{what} {shown}: a stale socket file is in the way (left by a server that \
@@ -218,13 +221,17 @@ impl UnixDatagram {
     pub fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
         self.source
-            .retry(Direction::Write, "UnixDatagram::send_to", |s| s.send_to(buf, path))
+            .retry(Direction::Write, "UnixDatagram::send_to", |s| {
+                s.send_to(buf, path)
+            })
     }
 
     /// Waits for one message; a longer one than `buf` is truncated.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source
-            .retry(Direction::Read, "UnixDatagram::recv_from", |s| s.recv_from(buf))
+            .retry(Direction::Read, "UnixDatagram::recv_from", |s| {
+                s.recv_from(buf)
+            })
     }
 
     /// Sends one message to the connected peer.

@@ -90,14 +90,22 @@ impl Watchers {
 
     /// An owner of the descriptor (there is at least one while the record exists).
     pub(crate) fn any_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.reader.as_ref().or(self.writer.as_ref()).map(FdWatch::fd)
+        self.reader
+            .as_ref()
+            .or(self.writer.as_ref())
+            .map(FdWatch::fd)
     }
 
     // ANCHOR: ready
     /// The runs to queue for `event`: each ready direction's callback, then
     /// a re-arm, so that readiness still there is reported again next time
     /// (level-triggered, as in asyncio).
-    pub(crate) fn ready(&self, event: &Event, slot: usize, core: Weak<Core>) -> Vec<Box<dyn FnOnce()>> {
+    pub(crate) fn ready(
+        &self,
+        event: &Event,
+        slot: usize,
+        core: Weak<Core>,
+    ) -> Vec<Box<dyn FnOnce()>> {
         let ready = [
             (event.readable, &self.reader),
             (event.writable, &self.writer),
@@ -115,8 +123,8 @@ impl Watchers {
             };
             runs.push(Box::new(move || {
                 let _rearm = rearm; // even if the callback panics
-                // Busy only if this callback is already running further up
-                // the stack (it ran a nested loop): skip this turn.
+                                    // Busy only if this callback is already running further up
+                                    // the stack (it ran a nested loop): skip this turn.
                 if let Ok(mut callback) = callback.try_borrow_mut() {
                     callback();
                 }
