@@ -126,7 +126,7 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
 /// each socket has a task waiting to write *and* one waiting to read.
 fn full_duplex(kind: SelectorKind) {
     const TOTAL: usize = 64 * MIB;
-    let (got_a, got_b) = with_watchdog(kind, 120.0, || {
+    let (got_a, got_b) = with_watchdog(kind, 60.0, || {
         let (a, b) = tcp_pair();
         let (a_read, a_write) = a.into_split();
         let (b_read, b_write) = b.into_split();
