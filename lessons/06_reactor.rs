@@ -4,9 +4,10 @@
 //! readers and writers. Real loops are built the way asyncio's is: a *ready
 //! queue* of things to run next, a *heap of timers*, a *selector* (epoll, not
 //! select(2), so no 1024 limit and no rescan of every socket), and one
-//! function, `run_once`, that turns the crank. Tasks live in a slab, and a
-//! task's slab key is also the key its sockets are registered under, so an
-//! epoll event names the task to wake. Read `src/reactor/event_loop.rs` (`run_once`,
+//! function, `run_once`, that turns the crank. Tasks live in a slab, and
+//! each socket's selector key leads to a small record naming the task that
+//! waits to read it and the one that waits to write it, so an epoll event
+//! finds the tasks to wake. Read `src/reactor/event_loop.rs` (`run_once`,
 //! `step`, `wake`) beside the Python in the book, then `src/reactor/task.rs` for how
 //! `sleep` and `read` find the running task through a thread-local.
 //!

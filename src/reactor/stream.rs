@@ -205,12 +205,13 @@ impl<S: StreamSocket> Stream<S> {
     }
 }
 
-/// Writes all of `buf` through `write` (which may take only part of it).
+// ANCHOR: write_all
+/// Writes all of `buf` through `write` (which may take only part of it),
+/// however many partial writes and waits it takes.
 pub(crate) fn write_all(
     mut buf: &[u8],
     mut write: impl FnMut(&[u8]) -> io::Result<usize>,
 ) -> io::Result<()> {
-    // ANCHOR: write_all
     while !buf.is_empty() {
         match write(buf)? {
             0 => return Err(io::ErrorKind::WriteZero.into()),
@@ -218,8 +219,8 @@ pub(crate) fn write_all(
         }
     }
     Ok(())
-    // ANCHOR_END: write_all
 }
+// ANCHOR_END: write_all
 
 /// The reading half of a [`Stream::split`].
 pub struct ReadHalf<'a, S: StreamSocket> {
