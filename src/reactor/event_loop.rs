@@ -485,7 +485,7 @@ impl Core {
 
     /// Re-arms a registered descriptor for `interest` (cheap when nothing
     /// changed: see the selector's `modify`).
-    pub(crate) fn rearm(
+    pub(crate) fn modify(
         &self,
         fd: BorrowedFd<'_>,
         slot: usize,

@@ -185,7 +185,7 @@ impl<S: AsFd> Source<S> {
         let mut registered = self.registered.borrow_mut();
         if let Some(here) = registered.as_ref() {
             if ptr::eq(here.core.as_ptr(), core) {
-                return core.rearm(fd, here.slot, interest);
+                return core.modify(fd, here.slot, interest);
             }
         }
         if let Some(elsewhere) = registered.take() {
