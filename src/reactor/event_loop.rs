@@ -856,8 +856,7 @@ impl EventLoop {
         fd: impl AsFd + 'static,
         callback: impl FnMut() + 'static,
     ) -> io::Result<()> {
-        self.core
-            .add_watch(Direction::Read, FdWatch::new(Box::new(fd), callback))
+        self.handle().add_reader(fd, callback)
     }
 
     /// Runs `callback` each time `fd` is writable, until
@@ -870,22 +869,21 @@ impl EventLoop {
         fd: impl AsFd + 'static,
         callback: impl FnMut() + 'static,
     ) -> io::Result<()> {
-        self.core
-            .add_watch(Direction::Write, FdWatch::new(Box::new(fd), callback))
+        self.handle().add_writer(fd, callback)
     }
 
     /// Stops the reader callback on `fd` and drops the loop's owner of it
     /// (closing the descriptor if that was the last owner). Returns whether
     /// one was registered (asyncio: `loop.remove_reader`).
     pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
-        self.core.remove_watch(fd.as_raw_fd(), Direction::Read)
+        self.handle().remove_reader(fd)
     }
     // ANCHOR_END: add_reader
 
     /// Stops the writer callback on `fd`; see
     /// [`remove_reader`](EventLoop::remove_reader).
     pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
-        self.core.remove_watch(fd.as_raw_fd(), Direction::Write)
+        self.handle().remove_writer(fd)
     }
 
     /// How many tasks have not finished.

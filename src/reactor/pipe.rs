@@ -74,6 +74,12 @@ fn set_nonblocking(fd: &OwnedFd, nonblocking: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// A pipe end we were given, made non-blocking, ready to wait on.
+fn nonblocking_source(fd: OwnedFd) -> io::Result<Source<File>> {
+    set_nonblocking(&fd, true)?;
+    Ok(Source::new(File::from(fd)))
+}
+
 /// A blocking duplicate of `fd`, for a child process; `fd` is then closed.
 fn into_blocking(fd: &File) -> io::Result<OwnedFd> {
     // The duplicate shares the open file (and its O_NONBLOCK flag) with ours,
@@ -87,11 +93,8 @@ impl PipeReader {
     /// Wraps the read end of a pipe (or a `ChildStdout` / `ChildStderr`,
     /// which convert into an `OwnedFd`); it is made non-blocking.
     pub fn from_owned_fd(fd: impl Into<OwnedFd>) -> io::Result<PipeReader> {
-        let fd = fd.into();
-        set_nonblocking(&fd, true)?;
-        Ok(PipeReader {
-            source: Source::new(File::from(fd)),
-        })
+        let source = nonblocking_source(fd.into())?;
+        Ok(PipeReader { source })
     }
 
     /// Reads what is in the pipe, waiting while it is empty. `Ok(0)`: every
@@ -112,11 +115,8 @@ impl PipeWriter {
     /// Wraps the write end of a pipe (or a `ChildStdin`); it is made
     /// non-blocking.
     pub fn from_owned_fd(fd: impl Into<OwnedFd>) -> io::Result<PipeWriter> {
-        let fd = fd.into();
-        set_nonblocking(&fd, true)?;
-        Ok(PipeWriter {
-            source: Source::new(File::from(fd)),
-        })
+        let source = nonblocking_source(fd.into())?;
+        Ok(PipeWriter { source })
     }
 
     /// Writes some of `buf`, waiting while the pipe is full.
