@@ -212,6 +212,7 @@ fn a_second_task_reading_through_the_same_half_gets_a_clear_error() {
         message.contains("another task is already waiting to read from"),
         "{message}"
     );
+    assert!(message.starts_with("TcpStream::read:"), "{message}");
     assert_eq!(first, Ok(1));
 }
 

@@ -530,15 +530,15 @@ impl Core {
                 Direction::Read => Interest::READABLE,
                 Direction::Write => Interest::WRITABLE,
             };
-            *watchers.slot(direction) = Some(watch);
-            // Borrow the descriptor from the record's own owner, which the
-            // record keeps until it is unregistered.
-            let fd = watchers.any_fd().map(|fd| fd.as_raw_fd()).unwrap_or(raw);
-            // SAFETY: the record holds an owner of `fd`, so it stays open while
-            // registered; `remove_watch` and `EventLoop::drop` unregister it
-            // before they drop that owner.
+            *watchers.watch_mut(direction) = Some(watch);
+            // The record moves into the table as it registers, so the
+            // descriptor is named by number here, not borrowed from it.
+            // SAFETY: `raw` is open: the record holds an owner of it (moved
+            // in just above), and keeps it open while registered, because
+            // `remove_watch` and `EventLoop::drop` unregister it before they
+            // drop that owner.
             let registered = unsafe {
-                let fd = BorrowedFd::borrow_raw(fd);
+                let fd = BorrowedFd::borrow_raw(raw);
                 self.register(fd, Registration::Callbacks(watchers), interest)
             };
             return match registered {
@@ -552,7 +552,7 @@ impl Core {
         let Some(Registration::Callbacks(watchers)) = sources.get_mut(slot) else {
             unreachable!("find_watchers returns callback records only");
         };
-        let replaced = watchers.slot(direction).replace(watch);
+        let replaced = watchers.watch_mut(direction).replace(watch);
         if replaced.is_none() {
             self.watches.set(self.watches.get() + 1);
         }
@@ -577,7 +577,7 @@ impl Core {
         let Some(Registration::Callbacks(watchers)) = sources.get_mut(slot) else {
             return false;
         };
-        let Some(removed) = watchers.slot(direction).take() else {
+        let Some(removed) = watchers.watch_mut(direction).take() else {
             return false;
         };
         self.watches.set(self.watches.get() - 1);

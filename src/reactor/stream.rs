@@ -68,6 +68,10 @@ mod sealed {
 /// The kinds of socket a [`Stream`] can be: `std::net::TcpStream` and
 /// `std::os::unix::net::UnixStream` (sealed: no others).
 pub trait StreamSocket: AsFd + fmt::Debug + From<Socket> + sealed::Sealed {
+    /// What errors call a read on this kind of stream: `"TcpStream::read"`.
+    const READ: &'static str;
+    /// What errors call a write on it: `"TcpStream::write"`.
+    const WRITE: &'static str;
     /// `read(2)` on the non-blocking socket: may say `WouldBlock`.
     fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
     /// `write(2)` on the non-blocking socket: may say `WouldBlock`.
@@ -81,8 +85,10 @@ pub trait StreamSocket: AsFd + fmt::Debug + From<Socket> + sealed::Sealed {
 /// Both kinds of socket have the same methods under the same names; one
 /// macro says so for each.
 macro_rules! stream_socket {
-    ($socket:ty) => {
+    ($socket:ty, $name:literal) => {
         impl StreamSocket for $socket {
+            const READ: &'static str = concat!($name, "::read");
+            const WRITE: &'static str = concat!($name, "::write");
             fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
                 (&*self).read(buf)
             }
@@ -98,8 +104,8 @@ macro_rules! stream_socket {
         }
     };
 }
-stream_socket!(net::TcpStream);
-stream_socket!(unix::UnixStream);
+stream_socket!(net::TcpStream, "TcpStream");
+stream_socket!(unix::UnixStream, "UnixStream");
 
 /// A connected byte stream whose reads and writes suspend the task
 /// (asyncio: `loop.sock_recv` / `loop.sock_sendall`). Use it as
@@ -156,14 +162,14 @@ impl<S: StreamSocket> Stream<S> {
     /// means the peer closed its side (end of file).
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.source
-            .retry(Direction::Read, "Stream::read", |s| s.read_now(buf))
+            .retry(Direction::Read, S::READ, |s| s.read_now(buf))
     }
     // ANCHOR_END: read
 
     /// Writes some of `buf`, waiting until the kernel takes at least a byte.
     pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
         self.source
-            .retry(Direction::Write, "Stream::write", |s| s.write_now(buf))
+            .retry(Direction::Write, S::WRITE, |s| s.write_now(buf))
     }
 
     /// Writes all of `buf`, however many partial writes and waits it takes.

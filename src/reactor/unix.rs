@@ -74,6 +74,8 @@ fn explain_bind_error(error: io::Error, path: &Path, what: &str) -> io::Error {
     }
     let shown = path.display();
     let is_socket = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    // Knock: a live server accepts (and sees a client come and go at once);
+    // a stale file refuses. Stream first, then datagram, for either kind.
     let message = if !is_socket {
         format!(
             "{what} {shown}: the path already exists and is not a socket; \

@@ -73,7 +73,8 @@ pub(crate) struct Watchers {
 }
 
 impl Watchers {
-    pub(crate) fn slot(&mut self, direction: Direction) -> &mut Option<FdWatch> {
+    /// The callback watching in `direction`, if any.
+    pub(crate) fn watch_mut(&mut self, direction: Direction) -> &mut Option<FdWatch> {
         match direction {
             Direction::Read => &mut self.reader,
             Direction::Write => &mut self.writer,
