@@ -496,6 +496,32 @@ fn unix_stream_connects_by_path_and_splits_like_tcp() {
     assert_eq!(got, b"OVER A PATH");
 }
 
+/// The halves are the same code for a Unix stream: 8 MiB each way at once
+/// over a socket pair, on the select backend.
+#[test]
+fn a_unix_stream_pair_splits_for_full_duplex_too() {
+    const TOTAL: usize = 8 * MIB;
+    let got = with_watchdog(SelectorKind::Select, 60.0, || {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (a_read, a_write) = a.into_split();
+        let (b_read, b_write) = b.into_split();
+        let a_writer = spawn("a writes", move || {
+            send_pattern(5, TOTAL, |c| a_write.write_all(c))
+        });
+        let b_writer = spawn("b writes", move || {
+            send_pattern(6, TOTAL, |c| b_write.write_all(c))
+        });
+        let a_reader = spawn("a reads", move || {
+            receive_pattern(6, |buf| a_read.read(buf))
+        });
+        let got_b = receive_pattern(5, |buf| b_read.read(buf));
+        a_writer.join().unwrap();
+        b_writer.join().unwrap();
+        (a_reader.join().unwrap(), got_b)
+    });
+    assert_eq!(got, (TOTAL, TOTAL));
+}
+
 #[test]
 fn unix_datagrams_arrive_whole_and_the_bound_file_goes_on_drop() {
     let path = socket_path("dgram.sock");

@@ -1,9 +1,9 @@
 //! One descriptor that tasks wait on: how a readiness event finds its tasks. Introduced by lesson 06.
 //!
 //! Every kind of I/O object the reactor offers (TCP and Unix-domain streams
-//! and listeners, UDP and Unix datagram sockets, pipe ends) is a [`Source`]:
+//! and listeners, UDP and Unix datagram sockets, pipe ends) is a `Source`:
 //! a non-blocking descriptor plus its registration with a loop's selector.
-//! Every call on it follows one pattern, [`Source::retry`]:
+//! Every call on it follows one pattern, `Source::retry`:
 //!
 //! ```text
 //!   loop {
@@ -18,7 +18,7 @@
 //!
 //! A descriptor is registered with the selector once, under a key of its
 //! own: a slot in the loop's table of sources. That slot holds this
-//! source's [`IoWaiters`]: the task waiting to *read* and the task waiting to
+//! source's `IoWaiters`: the task waiting to *read* and the task waiting to
 //! *write* (tokio calls this record `ScheduledIo`). An event then finds its
 //! tasks by direction:
 //!
@@ -45,7 +45,7 @@
 //! * The waiter is recorded *before* the descriptor is armed, and the task
 //!   always tried the call until `WouldBlock` first, so readiness that
 //!   arrives after the try is reported and finds the waiter.
-//! * The waiter is cleared when the wait ends, however it ends ([`EndOfWait`],
+//! * The waiter is cleared when the wait ends, however it ends (`EndOfWait`,
 //!   even if the task is unwound), so an event can only name a task that is
 //!   suspended in *this* wait. The loop's `wake` checks the task's state on
 //!   top (`TaskState::WaitingIo`), so a report for a task already woken is
