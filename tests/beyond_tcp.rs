@@ -5,7 +5,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net as std_unix;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -788,7 +788,21 @@ fn a_registered_descriptor_cannot_be_closed_until_it_is_removed() {
         let _ = waiter.read(&mut buf);
     }));
     event_loop.run_once().unwrap(); // the task waits: `a` is registered
-    let error = event_loop.add_reader(a.clone(), || {}).unwrap_err();
+    // What it was given is dropped with no borrow of the loop held: a
+    // holder whose `Drop` calls the loop must not find it "already borrowed".
+    struct CallsTheLoopOnDrop(Rc<TcpStream>, yieldloop::Handle);
+    impl std::os::fd::AsFd for CallsTheLoopOnDrop {
+        fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+            self.0.as_fd()
+        }
+    }
+    impl Drop for CallsTheLoopOnDrop {
+        fn drop(&mut self) {
+            assert!(!self.1.remove_reader(self.0.as_raw_fd()));
+        }
+    }
+    let holder = CallsTheLoopOnDrop(a.clone(), event_loop.handle());
+    let error = event_loop.add_reader(holder, || {}).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::AlreadyExists);
     assert!(error.to_string().contains("already registered"), "{error}");
 }

@@ -477,7 +477,10 @@ impl Core {
         // SAFETY: passed on to our caller (this function's contract).
         let registered = unsafe { self.selector.borrow_mut().register(fd, slot, interest) };
         if let Err(error) = registered {
-            drop(self.sources.borrow_mut().try_remove(slot));
+            // Dropped after the borrow ends: a callback record holds user
+            // values, whose `Drop` may call back into the loop.
+            let refused = self.sources.borrow_mut().try_remove(slot);
+            drop(refused);
             return Err(error);
         }
         Ok(slot)
@@ -813,7 +816,8 @@ impl EventLoop {
     /// owner (an `OwnedFd`, a socket, a pipe end), or an `Rc` of it to keep
     /// using it; so it cannot be closed while registered. Registering a
     /// descriptor again replaces its callback. A descriptor that a reactor
-    /// socket of this loop already waits on is refused (`AlreadyExists`).
+    /// socket of this loop already waits on is refused (`AlreadyExists`);
+    /// on an error the loop drops what it was given.
     ///
     /// A borrowed descriptor is refused at compile time, because the loop
     /// could outlive the borrow:
