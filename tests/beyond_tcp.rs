@@ -750,6 +750,36 @@ fn add_writer_fires_while_writable_and_both_directions_share_a_descriptor() {
     assert_eq!(&buf, b"hello");
 }
 
+/// Two descriptors ready in the same iteration, each callback removing
+/// both: whichever runs first cancels the other's queued run, as
+/// asyncio's `remove_reader` cancels its handle.
+#[test]
+fn remove_reader_cancels_a_run_already_queued() {
+    for kind in [SelectorKind::Polling, SelectorKind::Select] {
+        let mut event_loop = Builder::new().selector(kind).build().unwrap();
+        let (x, mut x_peer) = std_unix::UnixStream::pair().unwrap();
+        let (y, mut y_peer) = std_unix::UnixStream::pair().unwrap();
+        let (x_raw, y_raw) = (x.as_raw_fd(), y.as_raw_fd());
+        let runs = Rc::new(Cell::new(0));
+        for fd in [x, y] {
+            let (runs, handle) = (runs.clone(), event_loop.handle());
+            event_loop
+                .add_reader(fd, move || {
+                    runs.set(runs.get() + 1);
+                    handle.remove_reader(x_raw);
+                    handle.remove_reader(y_raw);
+                })
+                .unwrap();
+        }
+        x_peer.write_all(b"x").unwrap();
+        y_peer.write_all(b"y").unwrap();
+        for _ in 0..3 {
+            tick(&mut event_loop);
+        }
+        assert_eq!(runs.get(), 1, "{kind:?}: the removed callback still ran");
+    }
+}
+
 /// Whether `fd` is an open descriptor of this process.
 fn is_open(fd: RawFd) -> bool {
     nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok()
@@ -788,8 +818,8 @@ fn a_registered_descriptor_cannot_be_closed_until_it_is_removed() {
         let _ = waiter.read(&mut buf);
     }));
     event_loop.run_once().unwrap(); // the task waits: `a` is registered
-    // What it was given is dropped with no borrow of the loop held: a
-    // holder whose `Drop` calls the loop must not find it "already borrowed".
+                                    // What it was given is dropped with no borrow of the loop held: a
+                                    // holder whose `Drop` calls the loop must not find it "already borrowed".
     struct CallsTheLoopOnDrop(Rc<TcpStream>, yieldloop::Handle);
     impl std::os::fd::AsFd for CallsTheLoopOnDrop {
         fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {

@@ -603,6 +603,24 @@ impl Core {
         true
     }
 
+    /// Whether `callback` still watches `slot` in `direction` (it was not
+    /// removed, or replaced, since its run was queued).
+    pub(crate) fn watch_is_current(
+        &self,
+        slot: usize,
+        direction: Direction,
+        callback: &Rc<RefCell<dyn FnMut()>>,
+    ) -> bool {
+        let mut sources = self.sources.borrow_mut();
+        match sources.get_mut(slot) {
+            Some(Registration::Callbacks(watchers)) => watchers
+                .watch_mut(direction)
+                .as_ref()
+                .is_some_and(|watch| watch.runs(callback)),
+            _ => false,
+        }
+    }
+
     /// After a callback ran: make the selector look at the descriptor again,
     /// so readiness that is still there is reported next iteration.
     pub(crate) fn rearm_watch(&self, slot: usize, raw: RawFd) {

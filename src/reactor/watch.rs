@@ -61,6 +61,11 @@ impl FdWatch {
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.holder.as_fd()
     }
+
+    /// Whether this is the watch whose callback is `callback`.
+    pub(crate) fn runs(&self, callback: &Rc<RefCell<dyn FnMut()>>) -> bool {
+        Rc::ptr_eq(&self.callback, callback)
+    }
 }
 
 /// What the loop keeps for a descriptor watched with callbacks: its number,
@@ -108,11 +113,11 @@ impl Watchers {
         core: Weak<Core>,
     ) -> Vec<Box<dyn FnOnce()>> {
         let ready = [
-            (event.readable, &self.reader),
-            (event.writable, &self.writer),
+            (event.readable, Direction::Read, &self.reader),
+            (event.writable, Direction::Write, &self.writer),
         ];
         let mut runs: Vec<Box<dyn FnOnce()>> = Vec::new();
-        for (is_ready, watch) in ready {
+        for (is_ready, direction, watch) in ready {
             let (true, Some(watch)) = (is_ready, watch) else {
                 continue;
             };
@@ -122,18 +127,27 @@ impl Watchers {
                 slot,
                 fd: self.fd,
             };
-            runs.push(Box::new(move || {
-                let _rearm = rearm; // even if the callback panics
-                                    // Busy only if this callback is already running further up
-                                    // the stack (it ran a nested loop): skip this turn.
-                if let Ok(mut callback) = callback.try_borrow_mut() {
-                    callback();
-                }
-            }));
+            runs.push(Box::new(move || run_once(rearm, direction, callback)));
         }
         runs
     }
     // ANCHOR_END: ready
+}
+
+/// One queued run of a callback, then the re-arm.
+fn run_once(rearm: Rearm, direction: Direction, callback: Rc<RefCell<dyn FnMut()>>) {
+    // Removed (or replaced) since this run was queued, by a callback that
+    // ran before it in this iteration: as in asyncio, it does not run.
+    let current = rearm
+        .core
+        .upgrade()
+        .is_some_and(|core| core.watch_is_current(rearm.slot, direction, &callback));
+    // Busy only if this callback is already running further up the stack
+    // (it ran a nested loop): skip this turn.
+    if let (true, Ok(mut callback)) = (current, callback.try_borrow_mut()) {
+        callback();
+    }
+    drop(rearm); // after the callback, even if it panicked (unwinding drops it)
 }
 
 /// Re-arms a watched descriptor when dropped: after its callback ran.
