@@ -837,6 +837,55 @@ fn a_registered_descriptor_cannot_be_closed_until_it_is_removed() {
     assert!(error.to_string().contains("already registered"), "{error}");
 }
 
+/// A holder that does *not* own its descriptor: the misuse `add_reader`'s
+/// signature prevents, built by hand with `unsafe` to see what happens.
+struct NotOwned(RawFd);
+
+impl std::os::fd::AsFd for NotOwned {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: deliberately broken by the test below (it closes the
+        // descriptor while registered); the loop only passes the number to
+        // select(2) and epoll_ctl, which report a closed one as EBADF.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) }
+    }
+}
+
+/// Closing a registered descriptor behind the loop's back (only possible
+/// with a raw `close`) is reported, not undefined: select(2) names it; epoll
+/// forgets a closed descriptor by itself, so the callback just never runs.
+#[test]
+fn a_descriptor_closed_behind_the_loops_back_is_reported() {
+    for kind in [SelectorKind::Select, SelectorKind::Polling] {
+        let mut event_loop = Builder::new().selector(kind).build().unwrap();
+        let (ours, _peer) = std_unix::UnixStream::pair().unwrap();
+        // A high number, so no other test thread reuses it once closed.
+        let raw = nix::fcntl::fcntl(ours.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD(900)).unwrap();
+        drop(ours);
+        let fired = Rc::new(Cell::new(0));
+        let count = fired.clone();
+        event_loop
+            .add_reader(NotOwned(raw), move || count.set(count.get() + 1))
+            .unwrap();
+        nix::unistd::close(raw).unwrap(); // the misuse
+        let _ = event_loop.call_later(Duration::from_millis(10), || {});
+        let result = event_loop.run_once();
+        match kind {
+            SelectorKind::Select => {
+                let message = result.unwrap_err().to_string();
+                assert!(
+                    message.contains(&format!(
+                        "descriptor {raw} was closed while still registered"
+                    )),
+                    "{message}"
+                );
+            }
+            SelectorKind::Polling => result.unwrap(),
+        }
+        assert_eq!(fired.get(), 0);
+        assert!(event_loop.remove_reader(raw));
+    }
+}
+
 #[test]
 fn dropping_the_loop_closes_what_it_watched() {
     let (ours, _peer) = std_unix::UnixStream::pair().unwrap();

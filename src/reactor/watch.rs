@@ -30,6 +30,11 @@
 //! holds an owner. A borrowed descriptor (`BorrowedFd<'_>`) is refused at
 //! compile time (it is not `'static`), and removing drops the loop's owner
 //! only *after* the descriptor is unregistered.
+//!
+//! Only a raw `close(2)` on the number gets past this. Even then nothing is
+//! undefined: the select(2) backend fails with an error naming the closed
+//! descriptor, and epoll forgets a closed descriptor by itself (the callback
+//! just never runs again).
 
 use std::cell::RefCell;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};

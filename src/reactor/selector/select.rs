@@ -117,6 +117,7 @@ impl Selector for SelectSelector {
         match select(None, &mut readers, &mut writers, None, timeval.as_mut()) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(()),
+            Err(nix::errno::Errno::EBADF) => return Err(self.closed_while_registered()),
             Err(errno) => return Err(errno.into()),
         }
         for (&raw, entry) in self.watched.iter_mut() {
@@ -140,6 +141,33 @@ impl Selector for SelectSelector {
 
     fn name(&self) -> &'static str {
         "select(2)"
+    }
+}
+
+impl SelectSelector {
+    /// select(2) said `EBADF`: a watched descriptor was closed while still
+    /// registered, which the reactor's own sources never do (they unregister
+    /// first) and `add_reader` prevents (the loop owns what it watches), so
+    /// only a raw `close` behind the loop's back gets here. Name the
+    /// descriptors, instead of a bare "Bad file descriptor".
+    fn closed_while_registered(&self) -> io::Error {
+        let closed: Vec<String> = self
+            .watched
+            .keys()
+            .filter(|&&raw| {
+                nix::fcntl::fcntl(raw, nix::fcntl::FcntlArg::F_GETFD)
+                    == Err(nix::errno::Errno::EBADF)
+            })
+            .map(|raw| raw.to_string())
+            .collect();
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "select(2) failed: descriptor {} was closed while still registered with \
+                 the loop; unregister it first (remove_reader / remove_writer)",
+                closed.join(", ")
+            ),
+        )
     }
 }
 
