@@ -5,7 +5,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net as std_unix;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -473,6 +473,16 @@ fn a_stale_socket_file_is_a_clear_error_naming_the_path_and_the_fix() {
 }
 
 #[test]
+fn connecting_to_a_missing_unix_socket_names_the_path() {
+    let path = socket_path("nobody-here.sock");
+    let _cleanup = Cleanup(path.clone());
+    let error = UnixStream::connect(&path).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+}
+
+#[test]
 fn unix_stream_connects_by_path_and_splits_like_tcp() {
     let path = socket_path("split.sock");
     let _cleanup = Cleanup(path.clone());
@@ -780,6 +790,18 @@ fn remove_reader_cancels_a_run_already_queued() {
     }
 }
 
+/// `fd` duplicated to the lowest free number at or above `base`, the
+/// original closed. Tests that check a number is closed use one of these:
+/// other test threads open and close low numbers all the time, and could
+/// reuse ours between the close and the check.
+fn high_fd(fd: impl Into<OwnedFd>, base: RawFd) -> OwnedFd {
+    let fd: OwnedFd = fd.into();
+    let raw =
+        nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(base)).unwrap();
+    // SAFETY: `raw` is a fresh descriptor from F_DUPFD that nothing else owns.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) }
+}
+
 /// Whether `fd` is an open descriptor of this process.
 fn is_open(fd: RawFd) -> bool {
     nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok()
@@ -796,12 +818,13 @@ fn a_registered_descriptor_cannot_be_closed_until_it_is_removed() {
     let mut event_loop = EventLoop::new().unwrap();
     let (ours, mut peer) = std_unix::UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
+    let ours = high_fd(ours, 700);
     let raw = ours.as_raw_fd();
     let fired = Rc::new(Cell::new(0));
     let count = fired.clone();
     // Handed over for good: the caller keeps only the number.
     event_loop
-        .add_reader(OwnedFd::from(ours), move || count.set(count.get() + 1))
+        .add_reader(ours, move || count.set(count.get() + 1))
         .unwrap();
     assert!(is_open(raw), "the loop keeps it open");
     peer.write_all(b"x").unwrap();
@@ -859,8 +882,7 @@ fn a_descriptor_closed_behind_the_loops_back_is_reported() {
         let mut event_loop = Builder::new().selector(kind).build().unwrap();
         let (ours, _peer) = std_unix::UnixStream::pair().unwrap();
         // A high number, so no other test thread reuses it once closed.
-        let raw = nix::fcntl::fcntl(ours.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD(900)).unwrap();
-        drop(ours);
+        let raw = high_fd(ours, 900).into_raw_fd();
         let fired = Rc::new(Cell::new(0));
         let count = fired.clone();
         event_loop
@@ -887,8 +909,26 @@ fn a_descriptor_closed_behind_the_loops_back_is_reported() {
 }
 
 #[test]
+fn a_handle_to_a_dropped_loop_refuses_to_watch() {
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+    drop(event_loop);
+    let (ours, _peer) = std_unix::UnixStream::pair().unwrap();
+    let ours = high_fd(ours, 800);
+    let raw = ours.as_raw_fd();
+    let error = handle.add_reader(ours, || {}).unwrap_err();
+    assert!(
+        error.to_string().contains("the event loop is gone"),
+        "{error}"
+    );
+    assert!(!is_open(raw), "what it was given is dropped");
+    assert!(!handle.remove_reader(raw));
+}
+
+#[test]
 fn dropping_the_loop_closes_what_it_watched() {
     let (ours, _peer) = std_unix::UnixStream::pair().unwrap();
+    let ours = high_fd(ours, 750);
     let raw = ours.as_raw_fd();
     let event_loop = EventLoop::new().unwrap();
     event_loop.add_reader(ours, || {}).unwrap();
