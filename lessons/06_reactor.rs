@@ -4,9 +4,10 @@
 //! readers and writers. Real loops are built the way asyncio's is: a *ready
 //! queue* of things to run next, *timers* in deadline order, a *selector* (epoll, not
 //! select(2), so no 1024 limit and no rescan of every socket), and one
-//! function, `run_once`, that turns the crank. Tasks live in a slab, and a
-//! task's slab key is also the key its sockets are registered under, so an
-//! epoll event names the task to wake. Read `src/reactor/event_loop.rs` (`run_once`,
+//! function, `run_once`, that turns the crank. Tasks live in a slab, and
+//! each socket's selector key leads to a small record naming the task that
+//! waits to read it and the one that waits to write it, so an epoll event
+//! finds the tasks to wake. Read `src/reactor/event_loop.rs` (`run_once`,
 //! `step`, `wake`) beside the Python in the book, then `src/reactor/task.rs` for how
 //! `sleep` and `read` find the running task through a thread-local.
 //!
@@ -27,6 +28,8 @@
 //! cargo run --bin 06-reactor -- ab --virtual          # lesson 03's a/b trace, on the reactor
 //! cargo run --bin 06-reactor -- callbacks --virtual   # call_soon / call_later / call_at
 //! cargo run --bin 06-reactor -- costs                 # what stackful costs, run
+//! cargo run --bin 06-reactor -- unix --virtual        # the echo over a Unix socket, client built in
+//! cargo run --bin 06-reactor -- udp --virtual         # a UDP echo: whole datagrams, truncation
 //! RUST_LOG=debug cargo run --bin 06-reactor           # also the loop's own events
 //! ```
 //!
@@ -34,7 +37,10 @@
 //! ticker made only of `call_later` callbacks, carrying on while clients
 //! connect and talk; the a/b trace exactly as in lesson 03 (`0.500 b
 //! middle`, both exits at `1.000`); in `callbacks`, the cancelled timer
-//! never fires; in `costs`, alice at -60 and the ticks that stop for 0.3 s.
+//! never fires; in `costs`, alice at -60 and the ticks that stop for 0.3 s;
+//! in `unix`, the TCP server's own `echo_upper` serving a
+//! Unix-domain stream; in `udp`, a datagram too long for the server's
+//! buffer arriving cut short, and the server noticing.
 //!
 //! Next, lesson 07 makes tasks into values: join them, gather them, survive
 //! a panicking one, and turn a callback API into straight-line code with a
@@ -43,8 +49,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,8 +66,8 @@ use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
-    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, SuspendError, TaskError,
-    TcpListener, TcpStream,
+    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, Stream, StreamSocket,
+    SuspendError, TaskError, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream,
 };
 
 // ANCHOR: server
@@ -93,8 +100,9 @@ fn handle_client(client: TcpStream, peer: SocketAddr) {
     }
 } // `client` is dropped here: unregistered from epoll, then closed
 
-/// Reads look blocking; each suspends this task until data comes.
-fn echo_upper(client: &TcpStream) -> io::Result<()> {
+/// Reads look blocking; each suspends this task until data comes. Any
+/// stream will do: a `TcpStream` here, a `UnixStream` in the `unix` part.
+fn echo_upper<S: StreamSocket>(client: &Stream<S>) -> io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
         let n = client.read(&mut buf)?;
@@ -309,6 +317,83 @@ fn callbacks(event_loop: &EventLoop) {
 }
 // ANCHOR_END: callbacks
 
+// ANCHOR: unix
+/// `unix`: the same echo over a Unix-domain socket, a file on a path
+/// instead of an address and port. The server task runs the TCP server's
+/// own `echo_upper`; a client in the main task talks to it.
+fn unix_echo(path: &Path) -> io::Result<()> {
+    let listener = UnixListener::bind(path)?; // removes its socket file when dropped
+    info!("listening on a Unix socket: {}", file_name(path));
+    let server = spawn("server", move || -> io::Result<()> {
+        let (client, _) = listener.accept()?;
+        info!("server: a client connected");
+        echo_upper(&client)?; // the very function the TCP server runs
+        info!("server: the client closed its side; closing ours");
+        Ok(())
+    });
+    let client = UnixStream::connect(path)?;
+    for message in ["hello", "over a Unix socket"] {
+        client.write_all(message.as_bytes())?;
+        info!("client: sent {message:?}");
+        let mut echo = vec![0; message.len()];
+        (&client).read_exact(&mut echo)?;
+        info!("client: got {:?}", String::from_utf8_lossy(&echo));
+    }
+    client.shutdown(Shutdown::Write)?; // "that was all": the server reads end of file
+    let mut rest = Vec::new();
+    (&client).read_to_end(&mut rest)?;
+    info!("client: the server closed the connection");
+    server.join().map_err(io::Error::other)?
+}
+// ANCHOR_END: unix
+
+// ANCHOR: udp
+/// `udp`: an upper-casing echo over UDP. No connection and no stream: each
+/// `send_to` is one datagram, each `recv_from` returns one, whole, or cut
+/// short when it is longer than the buffer.
+fn udp_echo() -> io::Result<()> {
+    let server = UdpSocket::bind("127.0.0.1:0")?;
+    let client = UdpSocket::bind("127.0.0.1:0")?;
+    let server_addr = server.local_addr()?;
+    let echo = spawn("server", move || -> io::Result<()> {
+        let mut buf = [0u8; 16]; // small on purpose
+        loop {
+            let datagram = server.recv_datagram(&mut buf)?;
+            let got = &buf[..datagram.len];
+            if got == b"bye" {
+                info!("server: bye");
+                return Ok(());
+            }
+            if datagram.is_truncated() {
+                info!(
+                    "server: a {}-byte datagram did not fit in {} bytes: the rest is lost",
+                    datagram.size,
+                    buf.len()
+                );
+            }
+            server.send_to(&got.to_ascii_uppercase(), datagram.from)?;
+        }
+    });
+    let mut buf = [0u8; 64];
+    for message in ["hello", "datagrams", "a datagram longer than sixteen bytes"] {
+        client.send_to(message.as_bytes(), server_addr)?;
+        info!("client: sent {message:?}");
+        let (n, _) = client.recv_from(&mut buf)?;
+        info!("client: got {:?}", String::from_utf8_lossy(&buf[..n]));
+    }
+    client.send_to(b"bye", server_addr)?;
+    echo.join().map_err(io::Error::other)?
+}
+// ANCHOR_END: udp
+
+/// The last part of a path, for a trace that is the same on every run.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into(),
+    )
+}
+
 /// Ctrl-C: the `ctrlc` handler runs on a thread of its own and must not touch
 /// the loop, so it only sets a flag; a task looks at it ten times a second
 /// and stops the loop. (Lesson 05 wakes the loop with a self-pipe instead.)
@@ -359,6 +444,16 @@ enum Demo {
     /// What stackful coroutines cost: invisible switch points, blocking calls, starving, colouring.
     /// Real time only: std::thread::sleep cannot move the virtual clock.
     Costs,
+    /// The echo server over a Unix-domain socket, with a client built in.
+    Unix {
+        #[command(flatten)]
+        clock: ClockArgs,
+    },
+    /// A UDP echo with a client built in: whole datagrams, and one truncated.
+    Udp {
+        #[command(flatten)]
+        clock: ClockArgs,
+    },
 }
 
 /// Parses the flags, refusing the ones given to the wrong part: the server's
@@ -460,12 +555,33 @@ fn callback_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// `unix`: the echo in a loop, its socket file in a directory of its own.
+fn unix_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
+    trace::init(&clock)?;
+    let dir = std::env::temp_dir().join(format!("yieldloop-06-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("echo.sock");
+    let mut event_loop = Builder::new().clock(clock).build()?;
+    let result = event_loop.run_until_complete(move || unix_echo(&path));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(result??)
+}
+
+/// `udp`: the UDP echo in a loop.
+fn udp_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
+    trace::init(&clock)?;
+    let mut event_loop = Builder::new().clock(clock).build()?;
+    Ok(event_loop.run_until_complete(udp_echo)??)
+}
+
 fn main() -> ExitCode {
     let args = parse_args();
     let result = match args.demo {
         None => serve(&args.server),
         Some(Demo::Ab { clock }) => ab(args.clock.or(clock).clock()),
         Some(Demo::Callbacks { clock }) => callback_demo(args.clock.or(clock).clock()),
+        Some(Demo::Unix { clock }) => unix_demo(args.clock.or(clock).clock()),
+        Some(Demo::Udp { clock }) => udp_demo(args.clock.or(clock).clock()),
         Some(Demo::Costs) => costs(&Clock::real()),
     };
     match result {

@@ -12,7 +12,7 @@
 //! | [`clock`]        | 01 on   | real time, or virtual time that jumps (every stage) |
 //! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
-//! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation |
+//! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation; TCP, UDP, Unix sockets, pipes |
 //! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
 //!
 //! What a lesson or a learner's program calls is re-exported here at the
@@ -33,6 +33,12 @@ pub use generators::request::{secs, Request};
 pub use reactor::cancel::{shield, wait_for, CancelCause, Cancelled, SuspendError, TimedOut};
 pub use reactor::event_loop::{Builder, EventLoop, Handle, TimerHandle};
 pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
+pub use reactor::pipe::{pipe, PipeReader, PipeWriter};
 pub use reactor::scope::{scope, ChildOutcome, Scope};
+pub use reactor::stream::{
+    OwnedReadHalf, OwnedWriteHalf, ReadHalf, Stream, StreamSocket, WriteHalf,
+};
 pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
 pub use reactor::tcp::{TcpListener, TcpStream};
+pub use reactor::udp::{Datagram, UdpSocket};
+pub use reactor::unix::{UnixDatagram, UnixListener, UnixStream};

@@ -52,6 +52,16 @@ const OUTPUTS: &[(&str, &str, &[&str])] = &[
         &["callbacks", "--virtual"],
     ),
     (
+        "06-reactor-unix.txt",
+        env!("CARGO_BIN_EXE_06-reactor"),
+        &["unix", "--virtual"],
+    ),
+    (
+        "06-reactor-udp.txt",
+        env!("CARGO_BIN_EXE_06-reactor"),
+        &["udp", "--virtual"],
+    ),
+    (
         "12-async-await.txt",
         env!("CARGO_BIN_EXE_12-async-await"),
         &["--virtual"],

@@ -38,6 +38,45 @@ fn lesson_06_callbacks_run_in_time_order_and_a_cancelled_one_never() {
 }
 
 #[test]
+fn lesson_06_unix_runs_the_tcp_echo_over_a_unix_socket() {
+    let out = stdout(&run_bin(REACTOR, &["unix", "--virtual"]));
+    assert_eq!(
+        trace(&out),
+        expected(&[
+            (0, "listening on a Unix socket: echo.sock"),
+            (0, "client: sent \"hello\""),
+            (0, "server: a client connected"),
+            (0, "client: got \"HELLO\""),
+            (0, "client: sent \"over a Unix socket\""),
+            (0, "client: got \"OVER A UNIX SOCKET\""),
+            (0, "server: the client closed its side; closing ours"),
+            (0, "client: the server closed the connection"),
+        ])
+    );
+}
+
+#[test]
+fn lesson_06_udp_echoes_whole_datagrams_and_notices_a_truncated_one() {
+    let out = stdout(&run_bin(REACTOR, &["udp", "--virtual"]));
+    assert_eq!(
+        trace(&out),
+        expected(&[
+            (0, "client: sent \"hello\""),
+            (0, "client: got \"HELLO\""),
+            (0, "client: sent \"datagrams\""),
+            (0, "client: got \"DATAGRAMS\""),
+            (0, "client: sent \"a datagram longer than sixteen bytes\""),
+            (
+                0,
+                "server: a 36-byte datagram did not fit in 16 bytes: the rest is lost"
+            ),
+            (0, "client: got \"A DATAGRAM LONGE\""),
+            (0, "server: bye"),
+        ])
+    );
+}
+
+#[test]
 fn lesson_06_echoes_upper_cased_bytes_and_logs_who_comes_and_goes() {
     let server = start();
     let mut client = server.connect();

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!                ┌──────────── EventLoop (Core) ─────────────────────────┐
-//!   spawn ──────▶│ tasks: Slab<Task>       key = task id = selector key  │
+//!   spawn ──────▶│ tasks: Slab<Task>    sources: Slab<Registration>      │
 //!                │                                                       │
 //!   call_soon ──▶│ ready: VecDeque ◀──────┬───────────────┬──────────┐   │
 //!                │   │                    │ due           │ event    │   │
@@ -21,9 +21,12 @@
 //! ```
 //!
 //! * **tasks** live in a [`Slab`]: a `Vec` with a free list, so a task's id is
-//!   a small integer that is reused after the task ends. That integer is also
-//!   the key the task registers its sockets under, so a selector event names
-//!   the task to wake directly.
+//!   a small integer that is reused after the task ends.
+//! * **sources** is a second slab: one record per registered descriptor, and
+//!   its slot is the descriptor's selector key. The record says who waits on
+//!   the descriptor, by direction (a reading task and a writing task, see
+//!   [`crate::reactor::io_source`]), or which `add_reader` / `add_writer`
+//!   callbacks watch it (see [`crate::reactor::watch`]).
 //! * **ready** is asyncio's `_ready`: what runs in the next iteration. Tasks
 //!   are queued by key (no allocation); callbacks are boxed closures.
 //! * **timers** is asyncio's `_scheduled` (see [`crate::reactor::timers`]).
@@ -38,7 +41,7 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -50,12 +53,14 @@ use tracing::{debug, error};
 use crate::clock::Clock;
 use crate::reactor::cancel::{CancelCause, TaskControl};
 use crate::reactor::future::Future;
+use crate::reactor::io_source::{Direction, IoWaiters};
 use crate::reactor::selector::{Event, Interest, Selector, SelectorKind};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::reactor::task::{
     self, current_ptr, set_current, task_body, Completion, JoinHandle, Task, TaskError, TaskState,
 };
 use crate::reactor::timers::{TimerId, Timers};
+use crate::reactor::watch::{FdWatch, Watchers};
 
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;
@@ -74,6 +79,14 @@ enum TimerAction {
     Wake(usize),
     /// Put a `call_later` callback on the ready queue.
     Call(Callback),
+}
+
+/// What a selector key (a slot in `Core::sources`) names.
+pub(crate) enum Registration {
+    /// A descriptor tasks wait on: a socket or pipe end of the reactor's own.
+    Tasks(Rc<IoWaiters>),
+    /// A descriptor watched by `add_reader` / `add_writer` callbacks.
+    Callbacks(Watchers),
 }
 
 /// Configures an [`EventLoop`] (like `tokio::runtime::Builder`).
@@ -148,6 +161,8 @@ impl Builder {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::default()),
             selector: RefCell::new(selector),
+            sources: RefCell::new(Slab::new()),
+            watches: Cell::new(0),
             events: RefCell::new(Vec::new()),
             stacks: RefCell::new(StackPool::new(self.stack_size, self.stack_pool_limit)),
             io_waiters: Cell::new(0),
@@ -174,13 +189,21 @@ pub(crate) struct Core {
     timers: RefCell<Timers<TimerAction>>,
     /// Waits for descriptors.
     selector: RefCell<Box<dyn Selector>>,
+    /// One record per registered descriptor; its slot is the descriptor's
+    /// selector key. Invariant: a slot is in here exactly while its
+    /// descriptor is registered with `selector` under that key.
+    sources: RefCell<Slab<Registration>>,
+    /// How many `add_reader` / `add_writer` callbacks are registered. Like
+    /// `io_waiters`, it keeps the loop looking at the selector, and alive.
+    watches: Cell<usize>,
     /// `select`'s output buffer, reused every iteration.
     events: RefCell<Vec<Event>>,
     /// Stacks for new tasks.
     stacks: RefCell<StackPool>,
-    /// How many tasks are suspended in `WaitingIo`. While it is zero nothing
-    /// `select` could report would wake anyone (`wake` ignores reports for
-    /// tasks that are not waiting on I/O), so it is skipped.
+    /// How many tasks are suspended in `WaitingIo`. While it and `watches`
+    /// are zero nothing `select` could report would wake anyone (`wake`
+    /// ignores reports for tasks that are not waiting on I/O), so it is
+    /// skipped.
     io_waiters: Cell<usize>,
     /// How many descriptors the selector watches (for tests: a cancelled
     /// socket wait must not leave one behind).
@@ -249,8 +272,8 @@ impl Core {
             // About to wait: a good moment for housekeeping.
             self.stacks.borrow_mut().trim();
         }
-        if self.io_waiters.get() == 0 {
-            // No task waits on a descriptor, so none is armed and select
+        if self.io_waiters.get() == 0 && self.watches.get() == 0 {
+            // No task or callback waits on a descriptor, so none is armed and select
             // could only time out: just wait for the timer. (This is what
             // makes `yield_now` cheap: no system call per iteration.)
             if let (Some(deadline), Some(timeout)) = (deadline, timeout) {
@@ -270,7 +293,7 @@ impl Core {
             debug!(events = events.len(), ?timeout, "select returned");
         }
         for event in events.iter() {
-            self.wake(event.key, TaskState::WaitingIo);
+            self.dispatch(event);
         }
         if jump && events.is_empty() {
             if let Some(deadline) = deadline {
@@ -310,6 +333,34 @@ impl Core {
         }
     }
     // ANCHOR_END: step
+
+    // ANCHOR: dispatch
+    /// Step 2's "process the events": the event's key is a slot in
+    /// `sources`, whose record names who waits, by direction. Tasks are woken
+    /// (if they still wait on I/O); callbacks are queued to run.
+    fn dispatch(&self, event: &Event) {
+        let sources = self.sources.borrow();
+        match sources.get(event.key) {
+            // Unregistered since (not possible within one batch; harmless).
+            None => {}
+            Some(Registration::Tasks(waiters)) => {
+                let reader = waiters.reader.get().filter(|_| event.readable);
+                let writer = waiters.writer.get().filter(|_| event.writable);
+                drop(sources);
+                for task in [reader, writer].into_iter().flatten() {
+                    self.wake(task, TaskState::WaitingIo);
+                }
+            }
+            Some(Registration::Callbacks(watchers)) => {
+                let ready = watchers.ready(event, event.key, self.weak());
+                drop(sources);
+                for callback in ready {
+                    self.push(Runnable::Callback(callback));
+                }
+            }
+        }
+    }
+    // ANCHOR_END: dispatch
 
     // ANCHOR: wake
     /// Puts a suspended task back on the ready queue, if it is waiting in
@@ -426,33 +477,61 @@ impl Core {
     }
     // ANCHOR_END: spawn
 
-    /// Arms `fd` in the selector for task `key`: registering it on first use,
-    /// re-arming it (`modify`) after that.
+    /// Registers `fd` for the tasks in `waiters`, armed for `interest`;
+    /// returns its slot (its selector key).
     ///
     /// # Safety
     ///
-    /// As [`Selector::register`]: if `first_time`, `fd` must be unregistered
-    /// (with [`Core::unregister`]) before it is closed.
-    pub(crate) unsafe fn arm(
+    /// As [`Selector::register`]: `fd` must be [`forget`](Core::forget)ten
+    /// before it is closed.
+    pub(crate) unsafe fn register_waiters(
         &self,
         fd: BorrowedFd<'_>,
-        key: usize,
+        waiters: Rc<IoWaiters>,
         interest: Interest,
-        first_time: bool,
-    ) -> io::Result<()> {
-        let mut selector = self.selector.borrow_mut();
-        if first_time {
-            // SAFETY: passed on to our caller (this function's contract).
-            unsafe { selector.register(fd, key, interest)? };
-            self.registrations.set(self.registrations.get() + 1);
-            Ok(())
-        } else {
-            selector.modify(fd, key, interest)
-        }
+    ) -> io::Result<usize> {
+        // SAFETY: passed on to our caller (this function's contract).
+        unsafe { self.register(fd, Registration::Tasks(waiters), interest) }
     }
 
-    /// Stops watching `fd`.
-    pub(crate) fn unregister(&self, fd: BorrowedFd<'_>) {
+    /// Adds a record to `sources` and registers `fd` under its slot.
+    ///
+    /// # Safety
+    ///
+    /// As [`Selector::register`].
+    unsafe fn register(
+        &self,
+        fd: BorrowedFd<'_>,
+        record: Registration,
+        interest: Interest,
+    ) -> io::Result<usize> {
+        let slot = self.sources.borrow_mut().insert(record);
+        // SAFETY: passed on to our caller (this function's contract).
+        let registered = unsafe { self.selector.borrow_mut().register(fd, slot, interest) };
+        if let Err(error) = registered {
+            // Dropped after the borrow ends: a callback record holds user
+            // values, whose `Drop` may call back into the loop.
+            let refused = self.sources.borrow_mut().try_remove(slot);
+            drop(refused);
+            return Err(error);
+        }
+        self.registrations.set(self.registrations.get() + 1);
+        Ok(slot)
+    }
+
+    /// Re-arms a registered descriptor for `interest` (cheap when nothing
+    /// changed: see the selector's `modify`).
+    pub(crate) fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        slot: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.selector.borrow_mut().modify(fd, slot, interest)
+    }
+
+    /// Stops watching `fd` and frees its slot. Call it before `fd` closes.
+    pub(crate) fn forget(&self, fd: BorrowedFd<'_>, slot: usize) {
         if let Ok(mut selector) = self.selector.try_borrow_mut() {
             // Failing here only means the kernel already forgot it.
             if selector.unregister(fd).is_ok() {
@@ -460,7 +539,141 @@ impl Core {
                     .set(self.registrations.get().saturating_sub(1));
             }
         }
+        // The record is an `Rc<IoWaiters>` (no user code in its drop); a
+        // callback record is never forgotten this way (see `remove_watch`).
+        let record = self
+            .sources
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut s| s.try_remove(slot));
+        drop(record);
     }
+
+    // ANCHOR: add_watch
+    /// `add_reader` / `add_writer`: `holder` owns the descriptor and is kept
+    /// until the callback is removed (the ownership rule in
+    /// [`crate::reactor::watch`]). A second callback for the same descriptor
+    /// and direction replaces the first, as in asyncio.
+    fn add_watch(&self, direction: Direction, watch: FdWatch) -> io::Result<()> {
+        let raw = watch.fd().as_raw_fd();
+        let mut sources = self.sources.borrow_mut();
+        let existing = find_watchers(&sources, raw);
+        let Some(slot) = existing else {
+            drop(sources);
+            let mut watchers = Watchers {
+                fd: raw,
+                reader: None,
+                writer: None,
+            };
+            let interest = match direction {
+                Direction::Read => Interest::READABLE,
+                Direction::Write => Interest::WRITABLE,
+            };
+            *watchers.watch_mut(direction) = Some(watch);
+            // The record moves into the table as it registers, so the
+            // descriptor is named by number here, not borrowed from it.
+            // SAFETY: `raw` is open: the record holds an owner of it (moved
+            // in just above), and keeps it open while registered, because
+            // `remove_watch` and `EventLoop::drop` unregister it before they
+            // drop that owner.
+            let registered = unsafe {
+                let fd = BorrowedFd::borrow_raw(raw);
+                self.register(fd, Registration::Callbacks(watchers), interest)
+            };
+            return match registered {
+                Ok(_) => {
+                    self.watches.set(self.watches.get() + 1);
+                    Ok(())
+                }
+                Err(error) => Err(already_registered(raw, error)),
+            };
+        };
+        let Some(Registration::Callbacks(watchers)) = sources.get_mut(slot) else {
+            unreachable!("find_watchers returns callback records only");
+        };
+        let replaced = watchers.watch_mut(direction).replace(watch);
+        if replaced.is_none() {
+            self.watches.set(self.watches.get() + 1);
+        }
+        let result = match watchers.any_fd() {
+            Some(fd) => self
+                .selector
+                .borrow_mut()
+                .rearm(fd, slot, watchers.interest()),
+            None => Ok(()),
+        };
+        drop(sources);
+        drop(replaced); // user code (its drop) runs with nothing borrowed
+        result
+    }
+
+    /// `remove_reader` / `remove_writer`: whether a callback was registered.
+    fn remove_watch(&self, raw: RawFd, direction: Direction) -> bool {
+        let mut sources = self.sources.borrow_mut();
+        let Some(slot) = find_watchers(&sources, raw) else {
+            return false;
+        };
+        let Some(Registration::Callbacks(watchers)) = sources.get_mut(slot) else {
+            return false;
+        };
+        let Some(removed) = watchers.watch_mut(direction).take() else {
+            return false;
+        };
+        self.watches.set(self.watches.get() - 1);
+        let mut selector = self.selector.borrow_mut();
+        let emptied = match watchers.any_fd() {
+            Some(fd) => {
+                let _ = selector.modify(fd, slot, watchers.interest());
+                None
+            }
+            None => {
+                // Unregister while `removed` still holds the descriptor open.
+                if selector.unregister(removed.fd()).is_ok() {
+                    self.registrations
+                        .set(self.registrations.get().saturating_sub(1));
+                }
+                Some(sources.remove(slot))
+            }
+        };
+        drop(selector);
+        drop(sources);
+        drop(emptied);
+        drop(removed); // may close the descriptor; user drops run unborrowed
+        true
+    }
+
+    /// Whether `callback` still watches `slot` in `direction` (it was not
+    /// removed, or replaced, since its run was queued).
+    pub(crate) fn watch_is_current(
+        &self,
+        slot: usize,
+        direction: Direction,
+        callback: &Rc<RefCell<dyn FnMut()>>,
+    ) -> bool {
+        let mut sources = self.sources.borrow_mut();
+        match sources.get_mut(slot) {
+            Some(Registration::Callbacks(watchers)) => watchers
+                .watch_mut(direction)
+                .as_ref()
+                .is_some_and(|watch| watch.runs(callback)),
+            _ => false,
+        }
+    }
+
+    /// After a callback ran: make the selector look at the descriptor again,
+    /// so readiness that is still there is reported next iteration.
+    pub(crate) fn rearm_watch(&self, slot: usize, raw: RawFd) {
+        let sources = self.sources.borrow();
+        if let Some(Registration::Callbacks(watchers)) = sources.get(slot) {
+            if let (true, Some(fd)) = (watchers.fd == raw, watchers.any_fd()) {
+                let _ = self
+                    .selector
+                    .borrow_mut()
+                    .rearm(fd, slot, watchers.interest());
+            }
+        }
+    }
+    // ANCHOR_END: add_watch
 
     pub(crate) fn weak(&self) -> Weak<Core> {
         self.weak.clone()
@@ -489,12 +702,38 @@ impl Core {
         }
     }
 
-    /// Nothing can ever run again: no ready work, no timers, no I/O waiters.
+    /// Nothing can ever run again: no ready work, no timers, no I/O waiters,
+    /// no `add_reader` / `add_writer` callbacks.
     fn is_idle(&self) -> bool {
         self.ready.borrow().is_empty()
             && self.timers.borrow().is_empty()
             && self.io_waiters.get() == 0
+            && self.watches.get() == 0
     }
+}
+
+/// The slot of the callback record watching `raw`, if any. A linear scan:
+/// a loop watches few descriptors with callbacks.
+fn find_watchers(sources: &Slab<Registration>, raw: RawFd) -> Option<usize> {
+    sources.iter().find_map(|(slot, record)| match record {
+        Registration::Callbacks(watchers) if watchers.fd == raw => Some(slot),
+        _ => None,
+    })
+}
+
+/// `add_reader` on a descriptor the loop already watches some other way.
+fn already_registered(raw: RawFd, error: io::Error) -> io::Error {
+    if error.kind() != io::ErrorKind::AlreadyExists {
+        return error;
+    }
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "descriptor {raw} is already registered with this loop, by a socket or pipe of \
+             the reactor's own: wait on it from a task (read, write), or watch a descriptor \
+             that no reactor object owns"
+        ),
+    )
 }
 
 /// Runs a callback; a panic in it is logged and the loop goes on, as asyncio
@@ -625,6 +864,90 @@ impl EventLoop {
         self.core.time()
     }
 
+    // ANCHOR: add_reader
+    /// Runs `callback` each time `fd` is readable, until
+    /// [`remove_reader`](EventLoop::remove_reader) (asyncio:
+    /// `loop.add_reader`). Level-triggered, as in asyncio: while data waits
+    /// unread, the callback runs in every iteration.
+    ///
+    /// **The loop keeps `fd` until it is removed**: pass the descriptor's
+    /// owner (an `OwnedFd`, a socket, a pipe end), or an `Rc` of it to keep
+    /// using it; so it cannot be closed while registered. Registering a
+    /// descriptor again replaces its callback. A descriptor that a reactor
+    /// socket of this loop already waits on is refused (`AlreadyExists`);
+    /// on an error the loop drops what it was given.
+    ///
+    /// A borrowed descriptor is refused at compile time, because the loop
+    /// could outlive the borrow:
+    ///
+    /// ```compile_fail
+    /// # use std::os::fd::AsFd;
+    /// let event_loop = yieldloop::EventLoop::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// event_loop.add_reader(a.as_fd(), || {}).unwrap(); // error: `a` does not live long enough
+    /// drop(a); // ... or closing it here, while registered, would be possible
+    /// ```
+    ///
+    /// The working form:
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::AsRawFd;
+    /// use std::rc::Rc;
+    ///
+    /// let mut event_loop = yieldloop::EventLoop::new().unwrap();
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let a = Rc::new(a);
+    /// b.write_all(b"ping").unwrap();
+    /// let (reader, handle, got) = (a.clone(), event_loop.handle(), Rc::new(Cell::new(0)));
+    /// let seen = got.clone();
+    /// event_loop
+    ///     .add_reader(a.clone(), move || {
+    ///         let mut buf = [0; 16];
+    ///         seen.set((&*reader).read(&mut buf).unwrap());
+    ///         handle.remove_reader(reader.as_raw_fd()); // one message is enough
+    ///     })
+    ///     .unwrap();
+    /// event_loop.run_forever().unwrap(); // returns: nothing left to watch
+    /// assert_eq!(got.get(), 4);
+    /// ```
+    pub fn add_reader(
+        &self,
+        fd: impl AsFd + 'static,
+        callback: impl FnMut() + 'static,
+    ) -> io::Result<()> {
+        self.handle().add_reader(fd, callback)
+    }
+
+    /// Runs `callback` each time `fd` is writable, until
+    /// [`remove_writer`](EventLoop::remove_writer) (asyncio:
+    /// `loop.add_writer`). As [`add_reader`](EventLoop::add_reader); note
+    /// that a socket is writable nearly always, so the callback runs every
+    /// iteration until it is removed.
+    pub fn add_writer(
+        &self,
+        fd: impl AsFd + 'static,
+        callback: impl FnMut() + 'static,
+    ) -> io::Result<()> {
+        self.handle().add_writer(fd, callback)
+    }
+
+    /// Stops the reader callback on `fd` and drops the loop's owner of it
+    /// (closing the descriptor if that was the last owner). Returns whether
+    /// one was registered (asyncio: `loop.remove_reader`).
+    pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
+        self.handle().remove_reader(fd)
+    }
+    // ANCHOR_END: add_reader
+
+    /// Stops the writer callback on `fd`; see
+    /// [`remove_reader`](EventLoop::remove_reader).
+    pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
+        self.handle().remove_writer(fd)
+    }
+
     /// How many tasks have not finished.
     pub fn task_count(&self) -> usize {
         self.core.tasks.borrow().len()
@@ -674,6 +997,21 @@ impl Drop for EventLoop {
         set_current(outer);
         core.ready.borrow_mut().clear();
         *core.timers.borrow_mut() = Timers::default();
+        // Callback records hold owners of their descriptors: unregister each
+        // before its owner closes it, and drop them with nothing borrowed.
+        let records: Vec<Registration> = core.sources.borrow_mut().drain().collect();
+        for record in &records {
+            if let Registration::Callbacks(watchers) = record {
+                if let Some(fd) = watchers.any_fd() {
+                    if core.selector.borrow_mut().unregister(fd).is_ok() {
+                        core.registrations
+                            .set(core.registrations.get().saturating_sub(1));
+                    }
+                }
+            }
+        }
+        core.watches.set(0);
+        drop(records);
     }
 }
 
@@ -742,6 +1080,46 @@ impl Handle {
         let core = self.core.upgrade()?;
         let when = core.time().saturating_add(delay);
         Some(core.call_at(when, Box::new(callback)))
+    }
+
+    /// See [`EventLoop::add_reader`]. An error if the loop is gone.
+    pub fn add_reader(
+        &self,
+        fd: impl AsFd + 'static,
+        callback: impl FnMut() + 'static,
+    ) -> io::Result<()> {
+        self.upgrade()?
+            .add_watch(Direction::Read, FdWatch::new(Box::new(fd), callback))
+    }
+
+    /// See [`EventLoop::add_writer`]. An error if the loop is gone.
+    pub fn add_writer(
+        &self,
+        fd: impl AsFd + 'static,
+        callback: impl FnMut() + 'static,
+    ) -> io::Result<()> {
+        self.upgrade()?
+            .add_watch(Direction::Write, FdWatch::new(Box::new(fd), callback))
+    }
+
+    /// See [`EventLoop::remove_reader`]. `false` if the loop is gone.
+    pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
+        self.core
+            .upgrade()
+            .is_some_and(|core| core.remove_watch(fd.as_raw_fd(), Direction::Read))
+    }
+
+    /// See [`EventLoop::remove_writer`]. `false` if the loop is gone.
+    pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
+        self.core
+            .upgrade()
+            .is_some_and(|core| core.remove_watch(fd.as_raw_fd(), Direction::Write))
+    }
+
+    fn upgrade(&self) -> io::Result<Rc<Core>> {
+        self.core
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the event loop is gone"))
     }
 
     /// See [`EventLoop::time`]. Zero if the loop is gone.

@@ -15,7 +15,13 @@
 //! | [`stacks`]     | 06     | task stacks, pooled; the `vm.max_map_count` ceiling  |
 //! | [`event_loop`] | 06     | the reactor: ready queue, timers, `run_once`         |
 //! | [`task`]       | 06     | tasks, `spawn`, `sleep`, `yield_now`, the thread-local |
-//! | [`tcp`]        | 06     | sockets whose calls suspend the task, not the thread |
+//! | [`io_source`]  | 06     | a descriptor tasks wait on; one waiter per direction |
+//! | [`stream`]     | 06     | byte streams (TCP, Unix) and their read/write halves |
+//! | [`tcp`]        | 06     | TCP listeners and streams that suspend the task      |
+//! | [`unix`]       | 06     | Unix-domain listeners, streams, datagram sockets     |
+//! | [`udp`]        | 06     | UDP sockets: whole datagrams, suspending the task    |
+//! | [`pipe`]       | 06     | pipes: between tasks, or to a child process          |
+//! | [`watch`]      | 06     | `add_reader` / `add_writer` callbacks on a descriptor |
 //! | [`future`]     | 07     | one-shot futures, `gather`, `wait`                   |
 //! | [`cancel`]     | 08     | cancellation at suspension points, `wait_for`, `shield` |
 //! | [`scope`]      | 08     | structured concurrency: `scope`, trio's nursery      |
@@ -23,9 +29,15 @@
 pub mod cancel;
 pub mod event_loop;
 pub mod future;
+pub mod io_source;
+pub mod pipe;
 pub mod scope;
 pub mod selector;
 pub mod stacks;
+pub mod stream;
 pub mod task;
 pub mod tcp;
 pub mod timers;
+pub mod udp;
+pub mod unix;
+pub mod watch;

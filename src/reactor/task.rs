@@ -79,7 +79,8 @@ pub(crate) struct Running {
     /// The loop that resumes this task. The loop drops (unwinds) its tasks
     /// before it goes away, so this outlives every task that holds it.
     core: *const Core,
-    /// The task's slab key: its id, and its key in the selector.
+    /// The task's slab key: its id, and the name its wake-ups use (a timer's
+    /// action, a socket's waiter record, a future's waiter list).
     key: usize,
     /// corosensei's handle for suspending this coroutine.
     yielder: *const Yielder<(), ()>,

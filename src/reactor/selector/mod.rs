@@ -12,8 +12,9 @@
 //! | `sel.unregister(sock)`              | `sel.unregister(fd)`                        |
 //! | `for key, mask in sel.select(t)`    | `sel.select(t, &mut events)`, then `events` |
 //!
-//! The key is a plain `usize`: the reactor passes the waiting task's slab key,
-//! so an event names the task to wake without any lookup.
+//! The key is a plain `usize`: the reactor passes the slot of the
+//! descriptor's record, which names the tasks waiting on it by direction
+//! (see [`crate::reactor::io_source`]).
 //!
 //! **One difference from Python: a registration is armed, not permanent.**
 //! Python's selectors are level-triggered: a readable socket is reported by
@@ -23,7 +24,7 @@
 //! the selector promises only this: readiness that arrives after arming is
 //! reported at least once. It may be reported more than once, or when nobody
 //! waits any more; the reactor ignores reports for tasks that are not waiting
-//! on I/O. The select(2) backend disarms a descriptor after reporting it
+//! on I/O. The select(2) backend disarms a direction after reporting it
 //! (one-shot, like epoll's `EPOLLONESHOT`); the epoll backend is
 //! edge-triggered and stays armed, which makes re-arming free.
 //!
@@ -77,7 +78,7 @@ impl Interest {
 /// One readiness report from [`Selector::select`]: Python's `(key, mask)` pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {
-    /// The key given at registration: in the reactor, the waiting task's id.
+    /// The key given at registration: in the reactor, the descriptor's slot.
     pub key: usize,
     /// Reading would not block (errors and hang-ups count as readable, so the
     /// reader sees them).
@@ -112,7 +113,17 @@ pub trait Selector {
     ) -> io::Result<()>;
 
     /// Re-arms a registered descriptor, possibly with a new key or interest.
+    /// A backend may skip the system call when nothing changed and the
+    /// registration is still armed (edge-triggered epoll does).
     fn modify(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()>;
+
+    /// Re-arms a registered descriptor *and* makes the kernel look at it
+    /// again, even if nothing changed: readiness that is already there is
+    /// reported by the next `select`. This is how `add_reader` callbacks get
+    /// asyncio's level-triggered behaviour (see [`crate::reactor::watch`]).
+    fn rearm(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()> {
+        self.modify(fd, key, interest)
+    }
 
     /// Stops watching `fd`. Call it before closing the descriptor.
     fn unregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;

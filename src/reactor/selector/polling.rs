@@ -14,7 +14,13 @@
 //! and an echo server used 15–20% more CPU per message in our measurements.
 //! Edge-triggering is safe only because tasks always read or write until
 //! `WouldBlock` before they wait, and the loop ignores reports for tasks that
-//! are not waiting (see [`crate::reactor::tcp`]).
+//! are not waiting (see [`crate::reactor::io_source`]).
+//!
+//! One thing `polling` does not ask epoll for: `EPOLLRDHUP` (the peer shut
+//! down its writing side). A FIN that arrives together with the last bytes
+//! is one edge; a reader that read those bytes must read again (and get 0)
+//! rather than wait, or it would wait forever. Our streams always retry the
+//! read first, so they do.
 
 use std::collections::HashMap;
 use std::io;
@@ -91,6 +97,15 @@ impl Selector for PollingSelector {
         self.poller
             .modify_with_mode(fd, to_polling(key, interest), self.mode)?;
         self.armed.insert(raw, (key, interest));
+        Ok(())
+    }
+
+    fn rearm(&mut self, fd: BorrowedFd<'_>, key: usize, interest: Interest) -> io::Result<()> {
+        // Always an `epoll_ctl(MOD)`: the kernel then checks the descriptor's
+        // readiness again and reports what is already there.
+        self.poller
+            .modify_with_mode(fd, to_polling(key, interest), self.mode)?;
+        self.armed.insert(fd.as_raw_fd(), (key, interest));
         Ok(())
     }
 

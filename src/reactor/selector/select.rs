@@ -14,8 +14,10 @@
 //!
 //! select(2) is level-triggered: it reports a ready descriptor on every call,
 //! which would make the loop spin on a socket whose task is busy elsewhere.
-//! So after reporting a descriptor we disarm it ourselves until `modify`
-//! re-arms it (one-shot).
+//! So after reporting a direction of a descriptor we disarm that direction
+//! ourselves until `modify` re-arms it (one-shot). Only that direction: a
+//! task may wait to write while another waits to read, and the writer's
+//! interest must survive a report that woke the reader.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -33,7 +35,7 @@ pub const FD_SETSIZE: RawFd = 1024;
 #[derive(Debug, Default)]
 pub struct SelectSelector {
     /// Every registered descriptor, with its key and its armed interest
-    /// ([`Interest::NONE`] once it has fired). Ordered so that the sets are
+    /// (a direction is cleared once it has fired). Ordered so that the sets are
     /// built in the same order every time, which keeps runs reproducible.
     watched: BTreeMap<RawFd, (usize, Interest)>,
 }
@@ -115,6 +117,7 @@ impl Selector for SelectSelector {
         match select(None, &mut readers, &mut writers, None, timeval.as_mut()) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(()),
+            Err(nix::errno::Errno::EBADF) => return Err(self.closed_while_registered()),
             Err(errno) => return Err(errno.into()),
         }
         for (&raw, entry) in self.watched.iter_mut() {
@@ -128,7 +131,9 @@ impl Selector for SelectSelector {
                     readable,
                     writable,
                 });
-                entry.1 = Interest::NONE; // one-shot: disarm until `modify`
+                // One-shot: disarm what fired until `modify` re-arms it.
+                entry.1.readable &= !readable;
+                entry.1.writable &= !writable;
             }
         }
         Ok(())
@@ -136,6 +141,33 @@ impl Selector for SelectSelector {
 
     fn name(&self) -> &'static str {
         "select(2)"
+    }
+}
+
+impl SelectSelector {
+    /// select(2) said `EBADF`: a watched descriptor was closed while still
+    /// registered, which the reactor's own sources never do (they unregister
+    /// first) and `add_reader` prevents (the loop owns what it watches), so
+    /// only a raw `close` behind the loop's back gets here. Name the
+    /// descriptors, instead of a bare "Bad file descriptor".
+    fn closed_while_registered(&self) -> io::Error {
+        let closed: Vec<String> = self
+            .watched
+            .keys()
+            .filter(|&&raw| {
+                nix::fcntl::fcntl(raw, nix::fcntl::FcntlArg::F_GETFD)
+                    == Err(nix::errno::Errno::EBADF)
+            })
+            .map(|raw| raw.to_string())
+            .collect();
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "select(2) failed: descriptor {} was closed while still registered with \
+                 the loop; unregister it first (remove_reader / remove_writer)",
+                closed.join(", ")
+            ),
+        )
     }
 }
 

@@ -1,0 +1,289 @@
+//! One descriptor that tasks wait on: how a readiness event finds its tasks. Introduced by lesson 06.
+//!
+//! Every kind of I/O object the reactor offers (TCP and Unix-domain streams
+//! and listeners, UDP and Unix datagram sockets, pipe ends) is a `Source`:
+//! a non-blocking descriptor plus its registration with a loop's selector.
+//! Every call on it follows one pattern, `Source::retry`:
+//!
+//! ```text
+//!   loop {
+//!       try the system call on the non-blocking descriptor
+//!       ├─ done (data, a connection, bytes written)  → return it
+//!       ├─ WouldBlock → wait for readiness (suspend the task); then retry
+//!       └─ another error                             → return it
+//!   }
+//! ```
+//!
+//! ## One record per descriptor, one waiter per direction
+//!
+//! A descriptor is registered with the selector once, under a key of its
+//! own: a slot in the loop's table of sources. That slot holds this
+//! source's `IoWaiters`: the task waiting to *read* and the task waiting to
+//! *write* (tokio calls this record `ScheduledIo`). An event then finds its
+//! tasks by direction:
+//!
+//! ```text
+//!   selector event { key: 5, readable, writable }
+//!        │
+//!        ▼  loop's sources[5] = IoWaiters { reader: task 3, writer: task 8 }
+//!        ├─ readable → wake task 3 (if it still waits on I/O)
+//!        └─ writable → wake task 8 (if it still waits on I/O)
+//! ```
+//!
+//! So one task can read a socket while another writes it (a chat relay, a
+//! proxy: see [`crate::reactor::stream`]'s `split`), yet two tasks waiting
+//! in the *same* direction are refused with a clear error, since only one
+//! of them could be woken for the same bytes.
+//!
+//! The descriptor is armed for the directions that have a waiter right now,
+//! nothing more: the select(2) backend is level-triggered, and a direction
+//! nobody waits for (a socket is nearly always writable) would make every
+//! `select` return at once.
+//!
+//! ## Why lost and stale wake-ups cannot happen
+//!
+//! * The waiter is recorded *before* the descriptor is armed, and the task
+//!   always tried the call until `WouldBlock` first, so readiness that
+//!   arrives after the try is reported and finds the waiter.
+//! * The waiter is cleared when the wait ends, however it ends (`EndOfWait`,
+//!   even if the task is unwound), so an event can only name a task that is
+//!   suspended in *this* wait. The loop's `wake` checks the task's state on
+//!   top (`TaskState::WaitingIo`), so a report for a task already woken is
+//!   ignored.
+//! * The registration is removed before the descriptor closes (`Drop`), the
+//!   contract of [`crate::reactor::selector::Selector::register`].
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::ptr;
+use std::rc::{Rc, Weak};
+
+use crate::reactor::event_loop::Core;
+use crate::reactor::selector::Interest;
+use crate::reactor::task::{current, TaskState};
+
+/// Which way a task waits on a descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Until reading (or accepting) would not block.
+    Read,
+    /// Until writing (or a non-blocking `connect`) would not block.
+    Write,
+}
+
+impl Direction {
+    /// For the "another task is already waiting to …" error.
+    fn verb(self) -> &'static str {
+        match self {
+            Direction::Read => "read from",
+            Direction::Write => "write to",
+        }
+    }
+}
+
+// ANCHOR: io_waiters
+/// The tasks suspended on one descriptor, by direction: what the selector
+/// key of a [`Source`] leads to. Shared (`Rc`) between the source and the
+/// loop's table of sources; `Cell`s, because the loop reads them while the
+/// source is in use by a task.
+#[derive(Debug, Default)]
+pub(crate) struct IoWaiters {
+    /// The task waiting until the descriptor is readable, by slab key.
+    pub(crate) reader: Cell<Option<usize>>,
+    /// The task waiting until the descriptor is writable, by slab key.
+    pub(crate) writer: Cell<Option<usize>>,
+}
+
+impl IoWaiters {
+    fn waiter(&self, direction: Direction) -> &Cell<Option<usize>> {
+        match direction {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// What to arm the descriptor for: the directions somebody waits in.
+    fn interest(&self) -> Interest {
+        Interest {
+            readable: self.reader.get().is_some(),
+            writable: self.writer.get().is_some(),
+        }
+    }
+}
+// ANCHOR_END: io_waiters
+
+/// Where a source is registered: which loop, under which key.
+struct Registered {
+    /// The loop whose selector knows this descriptor: it must be told to
+    /// forget it before the descriptor closes.
+    core: Weak<Core>,
+    /// The key in that loop's selector and table of sources.
+    slot: usize,
+}
+
+/// A non-blocking descriptor plus its registration with a loop's selector.
+pub(crate) struct Source<S: AsFd> {
+    /// The socket, listener or pipe end itself.
+    pub(crate) io: S,
+    /// Who waits on it, by direction (also held by the loop's table).
+    waiters: Rc<IoWaiters>,
+    /// Registered on the first wait, in the loop of the waiting task.
+    registered: RefCell<Option<Registered>>,
+}
+
+/// Clears a direction's waiter when the wait ends, however it ends (even if
+/// the task is unwound while suspended, when its loop is dropped).
+struct EndOfWait<'a>(&'a Cell<Option<usize>>);
+
+impl Drop for EndOfWait<'_> {
+    fn drop(&mut self) {
+        self.0.set(None);
+    }
+}
+
+impl<S: AsFd> Source<S> {
+    /// Wraps a descriptor that is already non-blocking.
+    pub(crate) fn new(io: S) -> Self {
+        Source {
+            io,
+            waiters: Rc::default(),
+            registered: RefCell::new(None),
+        }
+    }
+
+    // ANCHOR: wait_io
+    /// Suspends the calling task until the descriptor may be ready in
+    /// `direction`; `what` names the caller for errors. The one place where
+    /// a task suspends on a descriptor.
+    pub(crate) fn wait(&self, direction: Direction, what: &'static str) -> io::Result<()> {
+        let task = current(what)?;
+        let waiter = self.waiters.waiter(direction);
+        if waiter.get().is_some() {
+            return Err(io::Error::other(format!(
+                "{what}: another task is already waiting to {} this descriptor; one task \
+                 at a time may wait in each direction (split a stream to read in one task \
+                 and write in another)",
+                direction.verb()
+            )));
+        }
+        // Record the waiter before arming, so that an event finds it.
+        waiter.set(Some(task.key()));
+        let _end = EndOfWait(waiter);
+        self.arm(task.core())?;
+        if let Err(cancelled) = task.suspend(TaskState::WaitingIo) {
+            // Cancelled (lesson 08): stop waiting in this direction only. The
+            // descriptor stays armed for a task waiting the other way (a
+            // split stream's other half), or leaves the selector when nobody
+            // waits, so it cannot wake anyone for a wait nobody does.
+            waiter.set(None);
+            self.release_or_rearm(task.core());
+            return Err(cancelled.into());
+        }
+        Ok(())
+    }
+    // ANCHOR_END: wait_io
+
+    /// After a cancelled wait: arm the descriptor for the directions that
+    /// still have a waiter, or take it out of the selector if none has.
+    fn release_or_rearm(&self, core: &Core) {
+        let fd = self.io.as_fd();
+        let interest = self.waiters.interest();
+        let mut registered = self.registered.borrow_mut();
+        if interest.is_armed() {
+            if let Some(here) = registered.as_ref() {
+                // Failing here only means the kernel forgot it already.
+                let _ = core.modify(fd, here.slot, interest);
+            }
+        } else if let Some(here) = registered.take() {
+            if let Some(owner) = here.core.upgrade() {
+                owner.forget(fd, here.slot);
+            }
+        }
+    }
+
+    /// Arms the descriptor in `core`'s selector for the directions that have
+    /// a waiter: registering it there first if this is its first wait in
+    /// that loop (and forgetting it in another loop it was used in before).
+    fn arm(&self, core: &Core) -> io::Result<()> {
+        let fd = self.io.as_fd();
+        let interest = self.waiters.interest();
+        let mut registered = self.registered.borrow_mut();
+        if let Some(here) = registered.as_ref() {
+            if ptr::eq(here.core.as_ptr(), core) {
+                return core.modify(fd, here.slot, interest);
+            }
+        }
+        if let Some(elsewhere) = registered.take() {
+            if let Some(other_loop) = elsewhere.core.upgrade() {
+                other_loop.forget(fd, elsewhere.slot);
+            }
+        }
+        // SAFETY: `Drop for Source` calls `forget` (which unregisters the
+        // descriptor) before `io`, which owns the descriptor, closes it.
+        let slot = unsafe { core.register_waiters(fd, self.waiters.clone(), interest)? };
+        *registered = Some(Registered {
+            core: core.weak(),
+            slot,
+        });
+        Ok(())
+    }
+
+    // ANCHOR: retry
+    /// Runs `op` until it does not say `WouldBlock`, waiting in `direction`
+    /// in between: the pattern in the module comment.
+    pub(crate) fn retry<T>(
+        &self,
+        direction: Direction,
+        what: &'static str,
+        mut op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            match op(&self.io) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(direction, what)?
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
+        }
+    }
+    // ANCHOR_END: retry
+
+    /// The descriptor.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl<S: AsFd> Drop for Source<S> {
+    fn drop(&mut self) {
+        if let Some(registered) = self.registered.get_mut().take() {
+            if let Some(core) = registered.core.upgrade() {
+                core.forget(self.io.as_fd(), registered.slot);
+            }
+        }
+    }
+}
+
+/// `AsFd` and `AsRawFd` for a type whose descriptor is its `source`.
+macro_rules! descriptor_of_source {
+    ($($kind:ty),*) => {$(
+        impl std::os::fd::AsFd for $kind {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.source.fd()
+            }
+        }
+        impl std::os::fd::AsRawFd for $kind {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&self.source.fd())
+            }
+        }
+        impl std::fmt::Debug for $kind {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.source.io.fmt(f)
+            }
+        }
+    )*};
+}
+pub(crate) use descriptor_of_source;
