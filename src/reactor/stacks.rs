@@ -37,10 +37,11 @@
 
 use std::fmt;
 use std::fs;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use corosensei::stack::{DefaultStack, Stack, StackPointer};
+
+use crate::stack_guard;
 
 /// Default stack size: 256 KiB of address space per task, of which only the
 /// touched pages cost memory. Debug builds use far bigger frames than release
@@ -79,13 +80,12 @@ pub struct StackPool {
 /// `vm.max_map_count`.
 const MAPPINGS_KEPT_FOR_THE_REST: usize = 1024;
 
-/// Task stacks currently mapped by this process, in every loop and thread.
-static LIVE_STACKS: AtomicUsize = AtomicUsize::new(0);
+pub use crate::stack_guard::live_stacks;
 
-/// How many task stacks are mapped right now (running, suspended or pooled).
-pub fn live_stacks() -> usize {
-    LIVE_STACKS.load(Ordering::Relaxed)
-}
+/// The largest stack we try to map: far beyond any real need, and small
+/// enough that adding the guard page and rounding to pages cannot overflow
+/// (corosensei would panic on that instead of failing).
+pub const MAX_STACK_SIZE: usize = 1 << 40;
 
 /// The most task stacks this process may map: the mappings
 /// `vm.max_map_count` allows, minus those in use when first asked and
@@ -129,11 +129,27 @@ const COLOURS: usize = 48;
 const COLOURED_FROM: usize = 64 * 1024;
 
 impl TaskStack {
+    /// Maps a stack of `size` usable bytes for `owner`, unless the process
+    /// is at its ceiling or `size` is absurd.
     fn map(size: usize) -> Result<TaskStack, NoStack> {
-        let live = LIVE_STACKS.fetch_add(1, Ordering::Relaxed);
+        if size > MAX_STACK_SIZE {
+            return Err(NoStack {
+                size,
+                cause: format!(
+                    "more than the {} GiB a stack may have",
+                    MAX_STACK_SIZE >> 30
+                ),
+            });
+        }
+        let live = stack_guard::count_mapped(false);
         let ceiling = stack_ceiling();
         let cause = if live >= ceiling {
-            format!("{live} task stacks are mapped, the most this process can hold")
+            let generators = stack_guard::live_generator_stacks();
+            format!(
+                "{live} coroutine stacks are mapped ({} for tasks, {generators} for generators), \
+                 the most this process can hold",
+                live - generators
+            )
         } else {
             match DefaultStack::new(size) {
                 Ok(stack) => {
@@ -148,14 +164,19 @@ impl TaskStack {
                 Err(error) => format!("mmap failed: {error}"),
             }
         };
-        LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+        stack_guard::count_unmapped(false);
         Err(NoStack { size, cause })
+    }
+
+    /// Usable bytes: from the guard page up to the top of the mapping.
+    pub(crate) fn usable_size(&self) -> usize {
+        self.stack.base().get() - self.stack.limit().get()
     }
 }
 
 impl Drop for TaskStack {
     fn drop(&mut self) {
-        LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+        stack_guard::count_unmapped(false);
     }
 }
 
@@ -191,11 +212,11 @@ impl fmt::Display for NoStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "could not get a {} KiB stack for the task ({}). Each task's stack is two \
-             memory mappings (the stack and its guard page), and Linux allows \
-             vm.max_map_count of them per process (65,530 by default, so about \
-             32,700 live tasks). Let tasks finish, or raise the limit: \
-             `sudo sysctl vm.max_map_count=262144`",
+            "could not get a {} KiB stack ({}). Each coroutine's stack (a task's or a \
+             generator's) is two memory mappings (the stack and its guard page), and \
+             Linux allows vm.max_map_count of them per process (65,530 by default, so \
+             about 32,700 live coroutines). Let tasks finish and drop generators you \
+             are done with, or raise the limit: `sudo sysctl vm.max_map_count=262144`",
             self.size / 1024,
             self.cause
         )

@@ -48,7 +48,23 @@
 //!   while a task is running, and then it points at that task's `Running`,
 //!   which lives on that task's stack for as long as the task exists.
 //! * **Outside a task it is null**, and every waiting function then returns
-//!   [`NotInTask`] instead of suspending something that is not there.
+//!   [`NotInTask`] instead of suspending something that is not there. That
+//!   includes callbacks (`call_soon`, done callbacks): `run_once` clears it
+//!   while it runs them, so a callback of a loop nested inside a task cannot
+//!   suspend the *outer* task in the middle of the inner loop's iteration.
+//! * **Restored even when a panic unwinds.** `step` restores it with a drop
+//!   guard ([`RestoreCurrent`]), so no panic, however it escapes, leaves it
+//!   pointing at a finished task's stack.
+//!
+//! ## Shutdown: unwinding the tasks a dropped loop leaves behind
+//!
+//! Dropping the loop resumes each suspended task once more; its `suspend`
+//! sees the loop closing and unwinds the task's stack with a private panic
+//! ([`Shutdown`]), so every `Drop` guard on it runs. `task_body` catches that
+//! panic and completes the task's future with [`TaskError::Cancelled`]. A
+//! task that catches the unwinding itself (a supervisor looping around
+//! `catch_unwind`) and then waits again is not unwound forever: it is stopped
+//! where it stands, reported, and its stack is leaked (see `Core::shut_down`).
 
 use std::borrow::Cow;
 use std::cell::{Cell, UnsafeCell};
@@ -63,6 +79,7 @@ use corosensei::Yielder;
 use crate::reactor::event_loop::Core;
 use crate::reactor::future::{Future, WaitError};
 use crate::reactor::stacks::NoStack;
+use crate::stack_guard::GuardedStack;
 
 // ANCHOR: current
 thread_local! {
@@ -81,13 +98,67 @@ pub(crate) struct Running {
     key: usize,
     /// corosensei's handle for suspending this coroutine.
     yielder: *const Yielder<(), ()>,
+    /// Where the task's stack and its guard page are, and its name: what the
+    /// stack-overflow handler ([`crate::stack_guard`]) reads.
+    pub(crate) stack: GuardedStack,
+    /// The task's [`Completion`], to cancel its future if the loop has to
+    /// abandon the task at shutdown (see `stop_runaway`).
+    completion: *const dyn Cancel,
 }
 // ANCHOR_END: current
+
+thread_local! {
+    /// The task whose stack the loop's shutdown is unwinding right now, or
+    /// null. Read only on the cold path of [`current`]: code that runs there
+    /// while no panic is unwinding caught the shutdown and kept going.
+    static SHUTTING_DOWN: Cell<*const Running> = const { Cell::new(ptr::null()) };
+}
+
+/// The panic payload that unwinds a suspended task when its loop is dropped.
+/// Private, so that only the loop raises it.
+pub(crate) struct Shutdown;
+
+/// Puts [`CURRENT`] back to what it was when dropped: on the normal path and
+/// when a panic unwinds, so the pointer never outlives the task it names.
+pub(crate) struct RestoreCurrent {
+    outer: *const Running,
+}
+
+impl RestoreCurrent {
+    /// Saves the current pointer and sets it to `running` (null: no task).
+    #[inline(always)]
+    pub(crate) fn set(running: *const Running) -> Self {
+        let outer = current_ptr();
+        set_current(running);
+        RestoreCurrent { outer }
+    }
+}
+
+impl Drop for RestoreCurrent {
+    #[inline(always)]
+    fn drop(&mut self) {
+        set_current(self.outer);
+    }
+}
 
 /// Reads [`CURRENT`]; the loop uses it to save and restore around `resume`.
 #[inline(always)]
 pub(crate) fn current_ptr() -> *const Running {
     CURRENT.with(Cell::get)
+}
+
+/// The running task's stack bounds and name, or null: what the
+/// stack-overflow handler ([`crate::stack_guard`]) asks. Async-signal-safe:
+/// one read of a `const`-initialised thread-local.
+pub(crate) fn running_stack() -> *const GuardedStack {
+    let running = current_ptr();
+    if running.is_null() {
+        ptr::null()
+    } else {
+        // SAFETY: non-null `CURRENT` points at the running task's `Running`;
+        // `addr_of!` takes the field's address without reading it.
+        unsafe { ptr::addr_of!((*running).stack) }
+    }
 }
 
 /// Writes [`CURRENT`].
@@ -111,10 +182,45 @@ pub(crate) struct CurrentTask {
 pub(crate) fn current(what: &'static str) -> Result<CurrentTask, NotInTask> {
     let running = current_ptr();
     if running.is_null() {
+        stop_runaway(what);
         Err(NotInTask { what })
     } else {
         Ok(CurrentTask { running })
     }
+}
+
+/// The cold path of [`current`]: not in a task. Normally that is just plain
+/// code, or a `Drop` guard that runs while the loop's shutdown unwinds its
+/// task (it gets `NotInTask`, as the loop is going away). But code that asks
+/// while the shutdown is under way and *no panic is unwinding* caught the
+/// shutdown's unwinding (`catch_unwind`) and kept running: a supervisor that
+/// restarts what panicked would loop for ever here, every wait failing at
+/// once. So that task is stopped: its future is cancelled and it suspends
+/// for the last time; the loop sees it suspend and abandons it.
+#[cold]
+fn stop_runaway(what: &'static str) {
+    let running = SHUTTING_DOWN.with(Cell::get);
+    if running.is_null() || std::thread::panicking() {
+        return;
+    }
+    SHUTTING_DOWN.with(|cell| cell.set(ptr::null()));
+    // SAFETY: `SHUTTING_DOWN` is set only while the loop's shutdown resumes
+    // this very task (see `CurrentTask::suspend`), whose `Running` lives on
+    // the stack we are running on.
+    let running = unsafe { &*running };
+    // SAFETY: the completion lives in `task_body`'s frame, below us on this
+    // stack, and the task never returns to it (it is abandoned).
+    let completion = unsafe { &*running.completion };
+    tracing::error!(
+        "task {:?} caught the loop's shutdown unwinding and kept running (it called {what}): \
+         it is stopped without finishing its unwinding, so the values still on its stack \
+         are leaked. Let the shutdown's panic go on: resume_unwind payloads you do not own",
+        completion.name()
+    );
+    contain(&"cancelling an abandoned task", || completion.cancel());
+    // SAFETY: the yielder belongs to the coroutine we are running on. The
+    // loop does not resume it again (`Core::shut_down` resets it).
+    unsafe { (*running.yielder).suspend(()) };
 }
 
 impl CurrentTask {
@@ -153,8 +259,22 @@ impl CurrentTask {
         // SAFETY: the yielder belongs to the coroutine we are running on, and
         // it is valid for that coroutine's whole life.
         unsafe { (*self.running().yielder).suspend(()) };
+        if self.core().is_closing() {
+            self.unwind_for_shutdown();
+        }
         // Resumed: we are running again, so we are the current task again.
         set_current(self.running);
+    }
+
+    /// The loop was dropped while this task waited, and resumed it one last
+    /// time to unwind its stack: raise the private [`Shutdown`] panic, which
+    /// runs every `Drop` guard on the way to `task_body`. `CURRENT` stays
+    /// null meanwhile, so a guard that tries to wait gets `NotInTask`.
+    #[cold]
+    fn unwind_for_shutdown(self) -> ! {
+        SHUTTING_DOWN.with(|cell| cell.set(self.running));
+        // `resume_unwind`, not `panic!`: no panic hook, no message.
+        panic::resume_unwind(Box::new(Shutdown))
     }
     // ANCHOR_END: suspend
 }
@@ -297,7 +417,7 @@ impl<T: 'static> JoinHandle<T> {
     /// returns the result if the task has finished, else
     /// [`TaskError::NotInTask`].
     pub fn join(self) -> Result<T, TaskError> {
-        self.done.wait()
+        self.done.wait_as("JoinHandle::join")
     }
 
     /// Whether the task has finished (returned, panicked, or never ran).
@@ -336,56 +456,123 @@ pub(crate) struct Task {
 pub(crate) type TaskCoroutine =
     corosensei::Coroutine<(), (), (), crate::reactor::stacks::TaskStack>;
 
-/// Completes a task's future exactly once. If the task is unwound before it
-/// finishes (the loop is dropped), dropping this marks it cancelled.
+/// Completes a task's future exactly once. If the task never runs (the loop
+/// is dropped first), dropping this marks it cancelled.
 pub(crate) struct Completion<T> {
     pub(crate) done: Future<T, TaskError>,
     pub(crate) name: Cow<'static, str>,
 }
 
-impl<T> Drop for Completion<T> {
-    fn drop(&mut self) {
+impl<T> Completion<T> {
+    /// Completes the future with the task's outcome, then lets go of it. Both
+    /// run user code: the done callbacks (contained by `Future::complete`)
+    /// and, if nobody holds the handle any more, the drop of the result,
+    /// which is contained here.
+    fn finish(self, result: Result<T, TaskError>) {
+        let name = self.name.clone();
+        contain(&Finishing(&name), move || {
+            let _ = self.done.complete(result);
+            drop(self);
+        });
+    }
+}
+
+/// Names a task's ending in the log when a done callback or the drop of the
+/// result panics.
+struct Finishing<'a>(&'a str);
+
+impl fmt::Display for Finishing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "finishing task {:?} (a done callback, or dropping its result)",
+            self.0
+        )
+    }
+}
+
+/// Cancelling a task's future without knowing its result type: what the loop
+/// does to a task it has to abandon at shutdown.
+pub(crate) trait Cancel {
+    fn cancel(&self);
+    fn name(&self) -> &str;
+}
+
+impl<T> Cancel for Completion<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn cancel(&self) {
         let task = self.name.to_string();
         // Fails harmlessly if the task already completed its future.
         let _ = self.done.set_error(TaskError::Cancelled { task });
     }
 }
 
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
 // ANCHOR: task_body
 /// The function every task's coroutine runs: asyncio's `Task._step` for the
 /// first step, and the place where a panic stops.
+///
+/// Nothing may unwind out of here: a panic that reached corosensei would come
+/// out of the loop's `resume`. So the task's function runs under
+/// `catch_unwind`, and so does everything after it that runs user code (the
+/// done callbacks, the drop of the panic payload and of the result).
 pub(crate) fn task_body<T, F>(
     core: *const Core,
     key: usize,
     yielder: &Yielder<(), ()>,
+    stack: GuardedStack,
     completion: Completion<T>,
     f: F,
 ) where
+    T: 'static,
     F: FnOnce() -> T,
 {
-    let running = Running { core, key, yielder };
+    let running = Running {
+        core,
+        key,
+        yielder,
+        stack: stack.named(&completion.name),
+        completion: &completion as &dyn Cancel,
+    };
     set_current(&running);
     // Catch the panic here, at the task's boundary, so that it ends this task
     // only: the loop and the other tasks carry on.
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-    // SAFETY: the loop outlives its tasks (see `Running::core`).
-    let closing = unsafe { (*core).is_closing() };
+    // The task's own code is over: what runs from here on (done callbacks)
+    // is not the task, and must not be able to suspend it.
+    set_current(ptr::null());
+    SHUTTING_DOWN.with(|cell| cell.set(ptr::null()));
     let result = match outcome {
         Ok(value) => Ok(value),
-        // The loop is being dropped and corosensei is unwinding this stack to
-        // run its `Drop` guards: let that unwinding go on to its end.
-        Err(payload) if closing => panic::resume_unwind(payload),
-        Err(payload) => Err(TaskError::Panicked {
-            task: completion.name.to_string(),
-            message: panic_message(payload.as_ref()),
-        }),
+        Err(payload) => {
+            let task = completion.name.to_string();
+            let error = if payload.is::<Shutdown>() {
+                // The loop was dropped and unwound this task's stack; its
+                // guards ran on the way here.
+                TaskError::Cancelled { task }
+            } else {
+                let message = panic_message(payload.as_ref());
+                TaskError::Panicked { task, message }
+            };
+            drop_payload(payload);
+            Err(error)
+        }
     };
-    let _ = completion.done.complete(result);
+    completion.finish(result);
 }
+// ANCHOR_END: task_body
 // ANCHOR_END: task_body
 
 /// The text of a panic, as the default panic hook would print it.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -393,6 +580,41 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "(a panic with a non-text payload)".to_string()
     }
+}
+
+/// Runs user code that must not unwind into the loop (a callback, a done
+/// callback, the drop of a value the user gave us): a panic is logged with
+/// `what` (which callback, which task) and the loop goes on, as asyncio logs
+/// an exception raised by a callback.
+pub(crate) fn contain(what: &dyn fmt::Display, f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        tracing::error!("{what} panicked: {}", panic_message(payload.as_ref()));
+        drop_payload(payload);
+    }
+}
+
+/// How many nested panics from dropping panic payloads we follow before we
+/// give up and leak the last payload.
+const PAYLOAD_DROPS: usize = 8;
+
+/// Drops a caught panic's payload. The payload is a user value, and its own
+/// `Drop` may panic; that panic's payload may do the same. We follow the
+/// chain a few times, then leak what is left rather than let it unwind.
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    let mut payload = payload;
+    for _ in 0..PAYLOAD_DROPS {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => {
+                tracing::error!(
+                    "dropping a panic's payload panicked: {}",
+                    panic_message(next.as_ref())
+                );
+                payload = next;
+            }
+        }
+    }
+    std::mem::forget(payload);
 }
 
 /// Starts `f` as a new task on the running loop (asyncio: `create_task`).
