@@ -79,9 +79,9 @@ pub struct GeneratorStack {
 }
 
 impl GeneratorStack {
-    /// Usable bytes: from the guard page up to the top.
+    /// Usable bytes: from above the guard page up to the top.
     pub fn usable_size(&self) -> usize {
-        self.stack.base().get() - self.stack.limit().get()
+        self.stack.base().get() - self.stack.limit().get() - page_size()
     }
 
     /// Maps a stack of `size` bytes.
@@ -115,7 +115,8 @@ unsafe impl Stack for GeneratorStack {
 /// numbers and a pointer, so that the signal handler can read them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GuardedStack {
-    /// The lowest usable address; the guard page is the page below it.
+    /// The lowest address of the mapping: corosensei's `Stack::limit`. The
+    /// guard page is the first page from here; usable memory starts above.
     limit: usize,
     /// Usable bytes (what the user asked for, rounded to pages).
     size: usize,
@@ -126,8 +127,8 @@ pub(crate) struct GuardedStack {
 }
 
 impl GuardedStack {
-    /// The bounds of a stack whose usable part starts at `limit` and holds
-    /// `size` bytes, not yet named.
+    /// The bounds of a stack whose mapping starts (guard page first) at
+    /// `limit` and holds `size` usable bytes, not yet named.
     pub(crate) fn new(limit: usize, size: usize) -> Self {
         GuardedStack {
             limit,
@@ -149,8 +150,7 @@ impl GuardedStack {
 
     /// Whether `address` lies in this stack's guard page.
     fn guard_holds(&self, address: usize) -> bool {
-        let page = PAGE_SIZE.load(Ordering::Relaxed);
-        address < self.limit && address >= self.limit.saturating_sub(page)
+        address >= self.limit && address - self.limit < page_size()
     }
 }
 
@@ -194,6 +194,11 @@ pub(crate) type TaskLookup = fn() -> *const GuardedStack;
 static TASK_LOOKUP: AtomicUsize = AtomicUsize::new(0);
 
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
+
+/// The size of a memory page (and of a guard page).
+pub(crate) fn page_size() -> usize {
+    PAGE_SIZE.load(Ordering::Relaxed)
+}
 /// The handlers that were installed before ours, for faults that are not
 /// stack overflows of our coroutines.
 static PREVIOUS_SEGV: OnceLock<libc::sigaction> = OnceLock::new();

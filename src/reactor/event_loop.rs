@@ -61,6 +61,12 @@ use crate::reactor::task::{
 use crate::reactor::timers::{TimerId, Timers};
 use crate::stack_guard::{self, GuardedStack};
 
+/// On a virtual clock, how long the loop waits in real time for I/O before it
+/// jumps to the next timer, when a task waits on I/O (see `wait_for_events`
+/// and the Guarantees page: virtual time moves only when the loop would
+/// otherwise wait).
+pub const VIRTUAL_IO_GRACE: Duration = Duration::from_millis(10);
+
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;
 
@@ -107,10 +113,13 @@ impl Builder {
     }
 
     /// Bytes of stack for each task (address space; only touched pages use
-    /// memory), at least [`MIN_STACK_SIZE`]: a task's own machinery needs a
-    /// few KiB in a debug build. Too small for what the task calls, and it
-    /// overflows into the guard page, which kills the process with SIGSEGV:
-    /// there is no recovering from it.
+    /// memory), at least [`MIN_STACK_SIZE`] (64 KiB): a task's own machinery
+    /// and a panic's backtrace need that much in a debug build. Too small
+    /// for what the task calls, and it overflows into the guard page: the
+    /// process prints `task 'NAME' overflowed its N KiB stack (raise it with
+    /// Builder::stack_size)` and aborts; there is no recovering from it. A
+    /// size no stack can have (`usize::MAX`) makes `spawn` fail with
+    /// [`TaskError::NoStack`].
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes.max(MIN_STACK_SIZE);
         self
@@ -141,6 +150,7 @@ impl Builder {
         // A task that overflows its stack gets a message naming it, not a
         // bare SIGSEGV (lesson 06's stacks chapter).
         stack_guard::install(Some(task::running_stack));
+        task::install_shutdown_hook();
         let selector = self.selector.open()?;
         let clock = self.clock.unwrap_or_else(Clock::real);
         debug!(
@@ -279,11 +289,20 @@ impl Core {
             }
             return Ok(());
         }
-        // A virtual clock never waits for a timer in real time: look at I/O
-        // without blocking, and if nothing came, jump to the deadline.
+        // A virtual clock never waits for a timer in real time. But with a
+        // task waiting on I/O it cannot know when the I/O will come, so it
+        // gives the I/O `VIRTUAL_IO_GRACE` of real time first and jumps to
+        // the deadline only if nothing came (trio's `autojump_threshold`).
+        // Jumping at once instead would fire a periodic timer as fast as the
+        // CPU allows while the task waits: 100 % CPU, and virtual time racing
+        // ahead of the I/O it waits for.
         let jump = self.clock.is_virtual() && timeout.is_some_and(|t| !t.is_zero());
         let mut events = self.events.borrow_mut();
-        let timeout = if jump { Some(Duration::ZERO) } else { timeout };
+        let timeout = if jump {
+            Some(VIRTUAL_IO_GRACE)
+        } else {
+            timeout
+        };
         self.selector.borrow_mut().select(timeout, &mut events)?;
         if !events.is_empty() {
             debug!(events = events.len(), ?timeout, "select returned");
@@ -649,7 +668,7 @@ impl Drop for EventLoop {
             );
         }
         for task in tasks {
-            core.shut_down(task);
+            core.shut_down(*task);
         }
         // Then the callbacks nobody will run. Dropping one drops what it
         // captured, which is user code: it may call `call_soon` (queued into
@@ -685,7 +704,7 @@ impl Core {
     /// up to `task_body`, which cancels its future. If it suspends again
     /// instead, it caught that unwinding and kept going, waited, and was
     /// stopped by `task::current` (see `stop_runaway`): we abandon it.
-    fn shut_down(&self, task: Box<Task>) {
+    fn shut_down(&self, task: Task) {
         let name = task.name.clone();
         let mut coroutine = task.coroutine.into_inner();
         if !coroutine.started() {

@@ -52,8 +52,13 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// The smallest stack [`crate::Builder::stack_size`] accepts: enough for a
 /// task's own frames (`task_body`, `catch_unwind`, a switch) in a debug
-/// build, where 4 KiB is not.
-pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// build *and* for the panic hook, which runs on the panicking task's stack:
+/// with `RUST_BACKTRACE=1` it symbolises the backtrace there, which
+/// overflowed the old 16 KiB minimum (so whether a panic was contained
+/// depended on an environment variable). 32 KiB sufficed in a debug build
+/// with `RUST_BACKTRACE=full`; we keep twice that. Only touched pages cost
+/// memory.
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
 
 /// How many finished stacks the pool keeps for good. Each keeps the pages its
 /// last task touched; more than this are given back when the loop is idle.
@@ -168,9 +173,10 @@ impl TaskStack {
         Err(NoStack { size, cause })
     }
 
-    /// Usable bytes: from the guard page up to the top of the mapping.
+    /// Usable bytes: from above the guard page up to the top of the mapping
+    /// (corosensei's `limit` is the bottom of the mapping, guard page included).
     pub(crate) fn usable_size(&self) -> usize {
-        self.stack.base().get() - self.stack.limit().get()
+        self.stack.base().get() - self.stack.limit().get() - stack_guard::page_size()
     }
 }
 
