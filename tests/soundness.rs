@@ -335,13 +335,15 @@ fn a_done_callback_may_use_its_own_future() {
     );
 }
 
-/// Calls back into the loop when dropped.
-struct Reschedules(Handle);
+/// Calls back into the loop when dropped, and counts the drops that got to
+/// their end.
+struct Reschedules(Handle, Rc<Cell<u32>>);
 
 impl Drop for Reschedules {
     fn drop(&mut self) {
         self.0.call_soon(|| {});
         let _ = self.0.call_later(ms(5), || {});
+        self.1.set(self.1.get() + 1);
     }
 }
 
@@ -352,13 +354,19 @@ fn dropping_the_loop_drops_callbacks_with_nothing_borrowed() {
         20,
     );
     let (event_loop, _clock) = virtual_loop();
-    let guard = Reschedules(event_loop.handle());
+    let finished = Rc::new(Cell::new(0));
+    let guard = Reschedules(event_loop.handle(), finished.clone());
     event_loop.call_soon(move || drop(guard));
-    let guard = Reschedules(event_loop.handle());
+    let guard = Reschedules(event_loop.handle(), finished.clone());
     event_loop.call_later(ms(10), move || drop(guard));
     let bomb = Bomb;
     event_loop.call_soon(move || drop(bomb));
     drop(event_loop); // used to panic: "already borrowed"
+    assert_eq!(
+        finished.get(),
+        2,
+        "both drops could call back into the loop"
+    );
 }
 
 // ---------------------------------------------------------------------------
