@@ -133,7 +133,9 @@ impl Builder {
 
     /// The clock timers use. A virtual clock ([`Clock::new_virtual`]) jumps to
     /// the next timer instead of waiting for it, so timer-only programs run
-    /// instantly with exact times.
+    /// instantly with exact times. While a task waits on I/O, each jump first
+    /// gives the I/O [`VIRTUAL_IO_GRACE`] of real time (see the Guarantees
+    /// page).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
         self
@@ -711,6 +713,7 @@ impl Core {
             contain(&"dropping a task that never ran", move || drop(coroutine));
             return;
         }
+        let _outer_shutdown = task::KeepShuttingDown::save();
         let restore = RestoreCurrent::set(std::ptr::null());
         let result = panic::catch_unwind(AssertUnwindSafe(|| coroutine.resume(())));
         drop(restore);

@@ -146,6 +146,27 @@ pub(crate) fn install_shutdown_hook() {
     });
 }
 
+/// Saves [`SHUTTING_DOWN`] and puts it back when dropped: a loop dropped
+/// inside a task that is itself being shut down (a guard owning a loop)
+/// must not make the outer shutdown forget which task it unwinds.
+pub(crate) struct KeepShuttingDown {
+    outer: *const Running,
+}
+
+impl KeepShuttingDown {
+    pub(crate) fn save() -> Self {
+        KeepShuttingDown {
+            outer: SHUTTING_DOWN.with(Cell::get),
+        }
+    }
+}
+
+impl Drop for KeepShuttingDown {
+    fn drop(&mut self) {
+        SHUTTING_DOWN.with(|cell| cell.set(self.outer));
+    }
+}
+
 /// Puts [`CURRENT`] back to what it was when dropped: on the normal path and
 /// when a panic unwinds, so the pointer never outlives the task it names.
 pub(crate) struct RestoreCurrent {
