@@ -542,8 +542,13 @@ fn call_later_beyond_two_to_the_64_nanoseconds_fires() {
         flag.set(true)
     });
     assert_eq!(timer.when(), Clock::END);
+    // And `call_at` a time past the clock's end: clamped to it too.
+    let at_fired = Rc::new(Cell::new(false));
+    let flag = at_fired.clone();
+    let timer = event_loop.call_at(Duration::MAX, move || flag.set(true));
+    assert_eq!(timer.when(), Clock::END);
     event_loop.run_forever().unwrap();
-    assert!(fired.get());
+    assert!(fired.get() && at_fired.get());
     assert_eq!(clock.now(), Clock::END);
 }
 
