@@ -48,15 +48,25 @@ const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
 /// must back off and keep serving, so the lesson still finishes.
 #[test]
 fn lesson_07s_page_server_backs_off_on_emfile_and_keeps_serving() {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    setrlimit(Resource::RLIMIT_NOFILE, 15, hard).unwrap();
-    let child = std::process::Command::new(TASKS)
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(TASKS);
+    command
         .arg("--virtual")
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        .stderr(std::process::Stdio::piped());
+    // Lower the limit in the child only (between fork and exec), so that the
+    // other test of this file, running beside this one, keeps its own.
+    // SAFETY: the closure only calls setrlimit(2), which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let (_soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+            setrlimit(Resource::RLIMIT_NOFILE, 15, hard)?;
+            Ok(())
+        });
+    }
+    let child = command.spawn();
     let child = child.expect("start lesson 07");
     let id = child.id();
     let (sender, receiver) = std::sync::mpsc::channel();

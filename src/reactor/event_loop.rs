@@ -537,7 +537,8 @@ impl Core {
 ///
 /// Dropping the loop unwinds every task still suspended in it: their `Drop`
 /// guards run and their sockets close, and their `JoinHandle`s report
-/// [`TaskError::Cancelled`].
+/// [`TaskError::Cancelled`]. No panic comes out of the drop, and it never
+/// hangs: `docs/src/guarantees.md` lists the promises and their tests.
 pub struct EventLoop {
     core: Rc<Core>,
 }

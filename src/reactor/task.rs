@@ -240,7 +240,8 @@ pub(crate) fn current(what: &'static str) -> Result<CurrentTask, NotInTask> {
 
 /// The cold path of [`current`]: not in a task. Normally that is just plain
 /// code, or a `Drop` guard that runs while the loop's shutdown unwinds its
-/// task (it gets `NotInTask`, as the loop is going away). But code that asks
+/// task (`join` gets `NotInTask`, as the loop is going away; `sleep` and
+/// `yield_now` return at once, see `cut_short`). But code that asks
 /// while the shutdown is under way and *no panic is unwinding* caught the
 /// shutdown's unwinding (`catch_unwind`) and kept running: a supervisor that
 /// restarts what panicked would loop for ever here, every wait failing at
@@ -318,7 +319,8 @@ impl CurrentTask {
     /// The loop was dropped while this task waited, and resumed it one last
     /// time to unwind its stack: raise the private [`Shutdown`] panic, which
     /// runs every `Drop` guard on the way to `task_body`. `CURRENT` stays
-    /// null meanwhile, so a guard that tries to wait gets `NotInTask`.
+    /// null meanwhile, so a guard that tries to wait cannot suspend (`sleep`
+    /// returns at once, `join` gets `NotInTask`).
     #[cold]
     fn unwind_for_shutdown(self) -> ! {
         SHUTTING_DOWN.with(|cell| cell.set(self.running));
