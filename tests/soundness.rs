@@ -612,21 +612,25 @@ fn task_overflow() {
     let _ = event_loop.run_until_complete(|| spawn("deep diver", || recurse(u64::MAX)).join());
 }
 
-#[test]
-fn a_task_that_overflows_its_stack_is_named() {
-    let output = child("task_overflow");
+/// Runs an overflow scenario and checks it died with `message`, not with a
+/// bare SIGSEGV.
+fn assert_overflow_named(scenario: &str, message: &str) {
+    let output = child(scenario);
     let (_stdout, stderr) = text(&output);
-    assert!(
-        stderr.contains(
-            "task 'deep diver' overflowed its 64 KiB stack (raise it with Builder::stack_size)"
-        ),
-        "stderr:\n{stderr}"
-    );
+    assert!(stderr.contains(message), "stderr:\n{stderr}");
     assert!(!output.status.success());
     assert_ne!(
         output.status.signal(),
         Some(libc::SIGSEGV),
         "not a bare segfault"
+    );
+}
+
+#[test]
+fn a_task_that_overflows_its_stack_is_named() {
+    assert_overflow_named(
+        "task_overflow",
+        "task 'deep diver' overflowed its 64 KiB stack (raise it with Builder::stack_size)",
     );
 }
 
@@ -638,17 +642,9 @@ fn generator_overflow() {
 
 #[test]
 fn a_generator_that_overflows_its_stack_is_named() {
-    let output = child("generator_overflow");
-    let (_stdout, stderr) = text(&output);
-    assert!(
-        stderr.contains("generator overflowed its 128 KiB stack"),
-        "stderr:\n{stderr}"
-    );
-    assert!(!output.status.success());
-    assert_ne!(
-        output.status.signal(),
-        Some(libc::SIGSEGV),
-        "not a bare segfault"
+    assert_overflow_named(
+        "generator_overflow",
+        "generator overflowed its 128 KiB stack (raise it with Generator::with_stack_size)",
     );
 }
 
