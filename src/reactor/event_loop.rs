@@ -429,6 +429,11 @@ impl Core {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
+        if self.closing.get() {
+            // A guard spawning as the loop is dropped: nothing would run it.
+            let task = name.into_owned();
+            return JoinHandle::failed(TaskError::Cancelled { task });
+        }
         let stack = match self.stacks.borrow_mut().take() {
             Ok(stack) => stack,
             Err(reason) => {
