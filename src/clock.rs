@@ -41,6 +41,14 @@ impl Clock {
     /// towards it would spin for ever instead of firing it.
     pub const END: Duration = Duration::from_nanos(u64::MAX);
 
+    /// How long a loop on a virtual clock waits in real time for I/O before
+    /// it jumps to the next timer, when something waits on a descriptor
+    /// (trio's `autojump_threshold`). The clock cannot know when data will
+    /// arrive; jumping at once would race virtual time ahead of it and spin
+    /// the CPU on any periodic timer. Timer-only programs never wait: with
+    /// nothing on I/O the jump is immediate.
+    pub const IO_GRACE: Duration = Duration::from_millis(10);
+
     /// The deadline `delay` from now, clamped to [`Clock::END`] so that it
     /// can always be reached.
     ///

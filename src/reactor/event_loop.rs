@@ -65,7 +65,7 @@ use crate::stack_guard::{self, GuardedStack};
 /// jumps to the next timer, when a task waits on I/O (see `wait_for_events`
 /// and the Guarantees page: virtual time moves only when the loop would
 /// otherwise wait).
-pub const VIRTUAL_IO_GRACE: Duration = Duration::from_millis(10);
+pub const VIRTUAL_IO_GRACE: Duration = Clock::IO_GRACE;
 
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;

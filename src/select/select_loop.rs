@@ -148,14 +148,17 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
             }
             // Nothing can run: block until a descriptor is ready or the
             // earliest sleeper is due (no sleeper: no timeout at all). The
-            // virtual clock must not really wait, so it only polls (timeout 0)
-            // and, if nothing is ready, jumps to the wake-up below.
+            // virtual clock does not wait for a sleeper in real time: it
+            // gives the descriptors `Clock::IO_GRACE` (none waited on: no
+            // time at all) and, if nothing is ready, jumps to the wake-up.
             let earliest = sleepers.first().map(|(wake, _)| *wake);
             let mut timeout = earliest.map(|wake| {
-                if clock.is_virtual() {
+                if !clock.is_virtual() {
+                    timeval(wake.saturating_sub(clock.now()))
+                } else if to_read.is_empty() && to_write.is_empty() {
                     timeval(Duration::ZERO)
                 } else {
-                    timeval(wake.saturating_sub(clock.now()))
+                    timeval(Clock::IO_GRACE)
                 }
             });
             // A closed descriptor would make select fail for everyone
@@ -457,6 +460,35 @@ mod tests {
         run(&clock, &handle).unwrap();
         let expected = [(1500, "ping"), (2500, "then 0 bytes: end of file")];
         assert_eq!(log.lines(), want(&expected));
+    }
+
+    /// Issue 8: with a task waiting on a descriptor, a virtual clock used to
+    /// jump at once, so a sleeper ticking beside it spun the CPU. Now each
+    /// jump first gives the descriptor `Clock::IO_GRACE` of real time.
+    #[test]
+    fn a_virtual_clock_gives_io_a_grace_before_each_jump() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (mut here, mut there) = pair();
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            let n = sock_recv(co, &mut here, &mut [0u8; 8])?;
+            l.note(&c, format!("got {n} bytes"));
+            Ok(())
+        }));
+        handle.spawn(Task::new(move |co, ()| {
+            for _ in 0..20 {
+                sleep(co, secs(1.0))?;
+            }
+            sock_sendall(co, &mut there, b"late")
+        }));
+        let started = std::time::Instant::now();
+        run(&clock, &handle).unwrap();
+        assert_eq!(log.lines(), want(&[(20_000, "got 4 bytes")]));
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(150),
+            "20 jumps in {took:?}: it spun"
+        );
     }
 
     #[test]
