@@ -301,8 +301,16 @@ fn update_database(words: &BTreeSet<String>) -> Result<(), SuspendError> {
 /// "render", so the fetches must overlap to finish quickly.
 fn serve_pages(listener: TcpListener, delay: Duration) -> io::Result<()> {
     loop {
-        let (client, _) = listener.accept()?;
-        drop(spawn("page server", move || serve_page(client, delay)));
+        match listener.accept() {
+            Ok((client, _)) => drop(spawn("page server", move || serve_page(client, delay))),
+            // Out of descriptors (EMFILE), say: a real server does not die of
+            // it. The connection stays queued, so the listener stays readable
+            // and retrying at once would spin: back off, as lesson 06 does.
+            Err(error) => {
+                tracing::warn!("accept failed: {error}; trying again in 0.1 s");
+                sleep(secs(0.1))?;
+            }
+        }
     }
 }
 

@@ -34,6 +34,37 @@ enum Kind {
 }
 
 impl Clock {
+    /// The last moment a clock can show: 2^64 − 1 nanoseconds, about 584
+    /// years. The virtual clock stops there, so every deadline is clamped to
+    /// it ([`deadline_after`](Clock::deadline_after)): a deadline beyond it
+    /// (`sleep(Duration::MAX)`) could never be reached, and a loop jumping
+    /// towards it would spin for ever instead of firing it.
+    pub const END: Duration = Duration::from_nanos(u64::MAX);
+
+    /// How long a loop on a virtual clock waits in real time for I/O before
+    /// it jumps to the next timer, when something waits on a descriptor
+    /// (trio's `autojump_threshold`). The clock cannot know when data will
+    /// arrive; jumping at once would race virtual time ahead of it and spin
+    /// the CPU on any periodic timer. Timer-only programs never wait: with
+    /// nothing on I/O the jump is immediate.
+    pub const IO_GRACE: Duration = Duration::from_millis(10);
+
+    /// The deadline `delay` from now, clamped to [`Clock::END`] so that it
+    /// can always be reached.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use yieldloop::Clock;
+    ///
+    /// let clock = Clock::new_virtual();
+    /// assert_eq!(clock.deadline_after(Duration::MAX), Clock::END);
+    /// clock.sleep_until(clock.deadline_after(Duration::MAX));
+    /// assert_eq!(clock.now(), Clock::END); // reached: a timer there fires
+    /// ```
+    pub fn deadline_after(&self, delay: Duration) -> Duration {
+        self.now().saturating_add(delay).min(Clock::END)
+    }
+
     /// A clock that reads real time, starting at zero now.
     pub fn real() -> Self {
         Clock {
@@ -95,7 +126,7 @@ impl Clock {
 
     /// Blocks for `duration` (a blocking `time.sleep`).
     pub fn sleep(&self, duration: Duration) {
-        self.sleep_until(self.now().saturating_add(duration));
+        self.sleep_until(self.deadline_after(duration));
     }
 }
 

@@ -10,6 +10,7 @@
 //! | module           | lessons | what it is                                        |
 //! |------------------|---------|---------------------------------------------------|
 //! | [`clock`]        | 01 on   | real time, or virtual time that jumps (every stage) |
+//! | [`stack_guard`]  | 02 on   | coroutine stacks: their count, the stack-overflow message |
 //! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation; TCP, UDP, Unix sockets, pipes |
@@ -26,6 +27,7 @@ pub mod course;
 pub mod generators;
 pub mod reactor;
 pub mod select;
+pub mod stack_guard;
 
 pub use clock::Clock;
 pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};

@@ -39,3 +39,56 @@ fn running_out_of_descriptors_refuses_clients_cleanly_and_recovers() {
     crowd.truncate(1);
     server.assert_serves_fresh_client();
 }
+
+const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
+
+/// Issue 8: lesson 07's page server used to end on the first failed
+/// `accept` (EMFILE), leaving `update_index`'s clients waiting for ever. With
+/// 15 descriptors the five concurrent requests run it out of descriptors; it
+/// must back off and keep serving, so the lesson still finishes.
+#[test]
+fn lesson_07s_page_server_backs_off_on_emfile_and_keeps_serving() {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(TASKS);
+    command
+        .arg("--virtual")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // Lower the limit in the child only (between fork and exec), so that the
+    // other test of this file, running beside this one, keeps its own.
+    // SAFETY: the closure only calls setrlimit(2), which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let (_soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+            setrlimit(Resource::RLIMIT_NOFILE, 15, hard)?;
+            Ok(())
+        });
+    }
+    let child = command.spawn();
+    let child = child.expect("start lesson 07");
+    let id = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let Ok(output) = receiver.recv_timeout(std::time::Duration::from_secs(60)) else {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &id.to_string()])
+            .status();
+        panic!("lesson 07 hung with 15 descriptors: its page server stopped serving");
+    };
+    let output = output.expect("lesson 07's output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("accept failed: Too many open files"),
+        "{stdout}"
+    );
+}

@@ -56,7 +56,10 @@
 use std::convert::Infallible;
 use std::fmt;
 
+use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use crate::stack_guard::{self, GeneratorStack, GuardedStack, RunningGenerator};
 
 /// What a suspended body is resumed with: a value (`send`) or an error (`throw`).
 enum Resume<S, E> {
@@ -131,7 +134,12 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GeneratorError<E> {}
 
 /// The corosensei coroutine under a generator: resumed with a [`Resume`],
 /// suspends with a `Y`, finishes with the body's `Result<R, E>`.
-type Stackful<S, Y, R, E> = Coroutine<Resume<S, E>, Y, Result<R, E>>;
+type Stackful<S, Y, R, E> = Coroutine<Resume<S, E>, Y, Result<R, E>, GeneratorStack>;
+
+/// A generator's stack size unless [`Generator::with_stack_size`] says
+/// otherwise: corosensei's default, 1 MiB of address space (only touched
+/// pages cost memory).
+pub const DEFAULT_GENERATOR_STACK: usize = 1024 * 1024;
 
 /// The result of resuming a generator.
 pub type Resumed<Y, R, E> = Result<GeneratorState<Y, R>, GeneratorError<E>>;
@@ -144,6 +152,9 @@ pub type Resumed<Y, R, E> = Result<GeneratorState<Y, R>, GeneratorError<E>>;
 pub struct Generator<S, Y, R = (), E = Infallible> {
     /// `None` once closed; a finished coroutine is also told by `done()`.
     coroutine: Option<Stackful<S, Y, R, E>>,
+    /// Where its stack's guard page is, for the stack-overflow message.
+    /// Boxed so that its address stays put while it is running.
+    guarded: Box<GuardedStack>,
 }
 
 impl<S, Y, R, E> Generator<S, Y, R, E>
@@ -159,11 +170,37 @@ where
     /// Python insists that the first send be `None`, because no `yield` is
     /// waiting to receive it. Here the first value is not thrown away: it is
     /// the body's second argument (use `()` when there is nothing to pass).
+    ///
+    /// # Panics
+    ///
+    /// If no stack can be mapped (the process holds as many mappings as
+    /// `vm.max_map_count` allows); [`Generator::with_stack_size`] returns
+    /// that as an error instead.
     pub fn new<F>(body: F) -> Self
     where
         F: FnOnce(&Co<S, Y, E>, S) -> Result<R, E> + 'static,
     {
-        let coroutine = Coroutine::new(move |yielder, first: Resume<S, E>| {
+        match Generator::with_stack_size(DEFAULT_GENERATOR_STACK, body) {
+            Ok(generator) => generator,
+            Err(error) => panic!(
+                "could not map a generator's stack: {error}. Each coroutine stack is two \
+                 mappings, and vm.max_map_count limits them per process"
+            ),
+        }
+    }
+
+    /// Like [`Generator::new`], on a stack of `bytes` (at least corosensei's
+    /// minimum). The stack counts against the same limit as tasks' stacks
+    /// (`vm.max_map_count`); when mapping it fails, this is the error.
+    pub fn with_stack_size<F>(bytes: usize, body: F) -> std::io::Result<Self>
+    where
+        F: FnOnce(&Co<S, Y, E>, S) -> Result<R, E> + 'static,
+    {
+        // An overflow of this stack gets a message, not a bare SIGSEGV.
+        stack_guard::install(None);
+        let stack = GeneratorStack::new(bytes)?;
+        let guarded = Box::new(GuardedStack::new(stack.limit().get(), stack.usable_size()));
+        let coroutine = Coroutine::with_stack(stack, move |yielder, first: Resume<S, E>| {
             match first {
                 Resume::Send(value) => body(Co::from_yielder(yielder), value),
                 // Python: throwing into a generator that never started raises the
@@ -171,9 +208,10 @@ where
                 Resume::Throw(error) => Err(error),
             }
         });
-        Generator {
+        Ok(Generator {
             coroutine: Some(coroutine),
-        }
+            guarded,
+        })
     }
 }
 
@@ -215,6 +253,7 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
             Some(coroutine) if !coroutine.done() => coroutine,
             _ => return Err(GeneratorError::Exhausted),
         };
+        let _running = RunningGenerator::enter(&self.guarded);
         match coroutine.resume(input) {
             CoroutineResult::Yield(value) => Ok(GeneratorState::Yielded(value)),
             CoroutineResult::Return(Ok(value)) => Ok(GeneratorState::Returned(value)),

@@ -34,18 +34,21 @@
 //!
 //! The loop is single-threaded and `!Send`: everything lives in one `Rc`,
 //! mutated through `RefCell`s that are never borrowed while a task runs, so a
-//! running task can spawn, sleep and register sockets through the same core.
+//! running task can spawn, sleep and register sockets through the same core
+//! (the invariant is stated on [`Core`]).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult};
 use slab::Slab;
 use tracing::{debug, error};
@@ -57,10 +60,18 @@ use crate::reactor::io_source::{Direction, IoWaiters};
 use crate::reactor::selector::{Event, Interest, Selector, SelectorKind};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::reactor::task::{
-    self, current_ptr, set_current, task_body, Completion, JoinHandle, Task, TaskError, TaskState,
+    self, contain, drop_payload, task_body, Completion, JoinHandle, RestoreCurrent, Task,
+    TaskError, TaskState,
 };
 use crate::reactor::timers::{TimerId, Timers};
 use crate::reactor::watch::{FdWatch, Watchers};
+use crate::stack_guard::{self, GuardedStack};
+
+/// On a virtual clock, how long the loop waits in real time for I/O before it
+/// jumps to the next timer, when a task waits on I/O (see `wait_for_events`
+/// and the Guarantees page: virtual time moves only when the loop would
+/// otherwise wait).
+pub const VIRTUAL_IO_GRACE: Duration = Clock::IO_GRACE;
 
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;
@@ -116,10 +127,13 @@ impl Builder {
     }
 
     /// Bytes of stack for each task (address space; only touched pages use
-    /// memory), at least [`MIN_STACK_SIZE`]: a task's own machinery needs a
-    /// few KiB in a debug build. Too small for what the task calls, and it
-    /// overflows into the guard page, which kills the process with SIGSEGV:
-    /// there is no recovering from it.
+    /// memory), at least [`MIN_STACK_SIZE`] (64 KiB): a task's own machinery
+    /// and a panic's backtrace need that much in a debug build. Too small
+    /// for what the task calls, and it overflows into the guard page: the
+    /// process prints `task 'NAME' overflowed its N KiB stack (raise it with
+    /// Builder::stack_size)` and aborts; there is no recovering from it. A
+    /// size no stack can have (`usize::MAX`) makes `spawn` fail with
+    /// [`TaskError::NoStack`].
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes.max(MIN_STACK_SIZE);
         self
@@ -133,7 +147,9 @@ impl Builder {
 
     /// The clock timers use. A virtual clock ([`Clock::new_virtual`]) jumps to
     /// the next timer instead of waiting for it, so timer-only programs run
-    /// instantly with exact times.
+    /// instantly with exact times. While a task waits on I/O, each jump first
+    /// gives the I/O [`VIRTUAL_IO_GRACE`] of real time (see the Guarantees
+    /// page).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
         self
@@ -147,6 +163,10 @@ impl Builder {
 
     /// Makes the loop.
     pub fn build(self) -> io::Result<EventLoop> {
+        // A task that overflows its stack gets a message naming it, not a
+        // bare SIGSEGV (lesson 06's stacks chapter).
+        stack_guard::install(Some(task::running_stack));
+        task::install_shutdown_hook();
         let selector = self.selector.open()?;
         let clock = self.clock.unwrap_or_else(Clock::real);
         debug!(
@@ -175,6 +195,18 @@ impl Builder {
 }
 
 /// The loop's state, shared by the [`EventLoop`], its [`Handle`]s and its tasks.
+///
+/// **Invariant: no `RefCell` of the loop is borrowed while user code runs.**
+/// User code is a task's function, a callback, a done callback, and any
+/// `Drop` of a value the user handed us (a callback's captures, a task's
+/// result, a panic's payload). Any of them may call back into the loop
+/// (`spawn`, `call_soon`, `sleep`), which borrows these cells; a borrow held
+/// across them would turn that into an "already borrowed" panic. So every
+/// method takes what it needs out of a cell, lets the borrow go, and only
+/// then runs or drops user code (`step`, `run_once`, `shut_down`, `Drop`).
+///
+/// And: **user code runs only where a panic is caught and reported**
+/// (`task_body`, [`task::contain`]), so no panic reaches `run_*`.
 pub(crate) struct Core {
     /// Ourselves, for handing out [`Handle`]s and future waiters.
     weak: Weak<Core>,
@@ -218,6 +250,10 @@ impl Core {
     // ANCHOR: run_once
     /// One iteration of the loop: asyncio's `BaseEventLoop._run_once`.
     fn run_once(&self) -> io::Result<()> {
+        // No task runs on the loop's own stack: callbacks run here cannot
+        // wait. (If this loop is nested inside another loop's task, that task
+        // stays current again once this iteration is over.)
+        let _no_task = RestoreCurrent::set(std::ptr::null());
         // 1. How long may we wait? Not at all if something is ready to run;
         //    else until the earliest timer; with no timers, until I/O comes.
         let deadline = self.timers.borrow().next_deadline();
@@ -253,7 +289,7 @@ impl Core {
             let next = self.ready.borrow_mut().pop_front();
             match next {
                 Some(Runnable::Task(key)) => self.step(key),
-                Some(Runnable::Callback(callback)) => run_callback(callback),
+                Some(Runnable::Callback(callback)) => contain(&"a callback", callback),
                 None => break,
             }
         }
@@ -283,11 +319,20 @@ impl Core {
             }
             return Ok(());
         }
-        // A virtual clock never waits for a timer in real time: look at I/O
-        // without blocking, and if nothing came, jump to the deadline.
+        // A virtual clock never waits for a timer in real time. But with a
+        // task waiting on I/O it cannot know when the I/O will come, so it
+        // gives the I/O `VIRTUAL_IO_GRACE` of real time first and jumps to
+        // the deadline only if nothing came (trio's `autojump_threshold`).
+        // Jumping at once instead would fire a periodic timer as fast as the
+        // CPU allows while the task waits: 100 % CPU, and virtual time racing
+        // ahead of the I/O it waits for.
         let jump = self.clock.is_virtual() && timeout.is_some_and(|t| !t.is_zero());
         let mut events = self.events.borrow_mut();
-        let timeout = if jump { Some(Duration::ZERO) } else { timeout };
+        let timeout = if jump {
+            Some(VIRTUAL_IO_GRACE)
+        } else {
+            timeout
+        };
         self.selector.borrow_mut().select(timeout, &mut events)?;
         if !events.is_empty() {
             debug!(events = events.len(), ?timeout, "select returned");
@@ -315,22 +360,43 @@ impl Core {
         };
         // No `RefCell` is borrowed from here on: the task may spawn, sleep or
         // register a socket, all of which borrow the loop's parts.
-        let outer = current_ptr();
+        //
+        // The guard puts `CURRENT` back when `resume` returns, and also if a
+        // panic comes out of it (none should: `task_body` catches them all;
+        // the guard is what keeps that a bug report, not a dangling pointer).
+        let restore = RestoreCurrent::set(std::ptr::null());
         // SAFETY: the task is boxed, so `coroutine` stays valid while the slab
         // grows; it is removed only below, after `resume` returns, or when the
         // loop is dropped, which cannot happen while it runs. Nothing else
         // touches a task's coroutine (see `Task::coroutine`).
-        let result = unsafe { (*coroutine).resume(()) };
-        set_current(outer); // back on the loop's stack: no task is running
-        if let CoroutineResult::Return(()) = result {
+        let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*coroutine).resume(()) }));
+        drop(restore); // back on the loop's stack: no task is running
+        match result {
+            // It waits, and already arranged its wake-up (timer, selector,
+            // future, ready queue) before suspending.
+            Ok(CoroutineResult::Yield(())) => {}
             // It ended (returned or panicked; the result is in its future).
-            // Otherwise it waits, and already arranged its wake-up (timer,
-            // selector, future, ready queue) before suspending.
-            let task = self.tasks.borrow_mut().remove(key);
-            debug!(task = %task.name, key, "task finished");
-            let coroutine = task.coroutine.into_inner();
-            self.stacks.borrow_mut().give_back(coroutine.into_stack());
+            Ok(CoroutineResult::Return(())) => self.finished(key),
+            // Unreachable by design; if it happens, the task is still over
+            // (corosensei marks it done) and must leave the slab.
+            Err(payload) => {
+                error!(
+                    key,
+                    "a panic escaped a task's boundary: {}",
+                    task::panic_message(payload.as_ref())
+                );
+                drop_payload(payload);
+                self.finished(key);
+            }
         }
+    }
+
+    /// Takes a finished task out of the slab and pools its stack.
+    fn finished(&self, key: usize) {
+        let task = self.tasks.borrow_mut().remove(key);
+        debug!(task = %task.name, key, "task finished");
+        let coroutine = task.coroutine.into_inner();
+        self.stacks.borrow_mut().give_back(coroutine.into_stack());
     }
     // ANCHOR_END: step
 
@@ -421,7 +487,7 @@ impl Core {
 
     /// Schedules task `key` to be woken after `delay` (`sleep`).
     pub(crate) fn wake_later(&self, key: usize, delay: Duration) -> TimerId {
-        let deadline = self.clock.now().saturating_add(delay);
+        let deadline = self.clock.deadline_after(delay);
         self.timers
             .borrow_mut()
             .insert(deadline, TimerAction::Wake(key))
@@ -441,6 +507,14 @@ impl Core {
         F: FnOnce() -> Result<T, TaskError> + 'static,
         T: 'static,
     {
+        if self.closing.get() {
+            // A guard spawning as the loop is dropped: nothing would run it.
+            let task = name.into_owned();
+            return JoinHandle::failed(TaskError::Cancelled {
+                task,
+                cause: CancelCause::LoopEnded,
+            });
+        }
         let stack = match self.stacks.borrow_mut().take() {
             Ok(stack) => stack,
             Err(reason) => {
@@ -451,6 +525,7 @@ impl Core {
         };
         let done = Future::new();
         let core: *const Core = self;
+        let guarded = GuardedStack::new(stack.limit().get(), stack.usable_size());
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let key = entry.key();
@@ -461,7 +536,7 @@ impl Core {
             control: control.clone(),
         };
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
-            task_body(core, key, yielder, completion, f)
+            task_body(core, key, yielder, guarded, completion, f)
         });
         debug!(task = %name, key, "task spawned");
         entry.insert(Box::new(Task {
@@ -692,6 +767,9 @@ impl Core {
     }
 
     pub(crate) fn call_at(&self, when: Duration, callback: Callback) -> TimerHandle {
+        // A deadline the clock can never reach would never fire, and a
+        // virtual clock would spin trying: clamp it to the clock's end.
+        let when = when.min(Clock::END);
         let id = self
             .timers
             .borrow_mut()
@@ -736,19 +814,6 @@ fn already_registered(raw: RawFd, error: io::Error) -> io::Error {
     )
 }
 
-/// Runs a callback; a panic in it is logged and the loop goes on, as asyncio
-/// logs an exception raised by a callback.
-fn run_callback(callback: Callback) {
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(callback)) {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        error!("a callback panicked: {message}");
-    }
-}
-
 /// An event loop: asyncio's `BaseEventLoop`. Build one with [`Builder`] (or
 /// [`EventLoop::new`]), give it work with [`spawn`](EventLoop::spawn) and
 /// `call_*`, run it with [`run_until_complete`](EventLoop::run_until_complete)
@@ -756,7 +821,8 @@ fn run_callback(callback: Callback) {
 ///
 /// Dropping the loop unwinds every task still suspended in it: their `Drop`
 /// guards run and their sockets close, and their `JoinHandle`s report
-/// [`TaskError::Cancelled`].
+/// [`TaskError::Cancelled`]. No panic comes out of the drop, and it never
+/// hangs: `docs/src/guarantees.md` lists the promises and their tests.
 pub struct EventLoop {
     core: Rc<Core>,
 }
@@ -850,7 +916,7 @@ impl EventLoop {
 
     /// Runs `callback` after `delay` (asyncio: `call_later`).
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + 'static) -> TimerHandle {
-        let when = self.core.time().saturating_add(delay);
+        let when = self.core.clock.deadline_after(delay);
         self.core.call_at(when, Box::new(callback))
     }
 
@@ -975,30 +1041,26 @@ impl EventLoop {
     }
 }
 
+// ANCHOR: drop
 impl Drop for EventLoop {
     fn drop(&mut self) {
         let core = &self.core;
         core.closing.set(true);
-        // Dropping a suspended coroutine unwinds its stack (corosensei raises
-        // a private panic at its `suspend`): `Drop` guards run, sockets close.
-        // Take them all out first, so that no `RefCell` is borrowed while
-        // that code runs; and clear `CURRENT`, so a guard that tries to wait
-        // gets `NotInTask` instead of suspending a task that is going away.
+        // Take the tasks out first, so that no `RefCell` is borrowed while
+        // their guards run; then unwind them one by one.
         let tasks: Vec<Box<Task>> = core.tasks.borrow_mut().drain().collect();
-        let outer = current_ptr();
-        set_current(std::ptr::null());
         if !tasks.is_empty() {
             debug!(
                 tasks = tasks.len(),
                 "loop dropped: unwinding suspended tasks"
             );
         }
-        drop(tasks);
-        set_current(outer);
-        core.ready.borrow_mut().clear();
-        *core.timers.borrow_mut() = Timers::default();
-        // Callback records hold owners of their descriptors: unregister each
-        // before its owner closes it, and drop them with nothing borrowed.
+        for task in tasks {
+            core.shut_down(*task);
+        }
+        // Callback records (`add_reader`) hold owners of their descriptors:
+        // unregister each before its owner closes it, then drop them with
+        // nothing borrowed, one at a time (their callbacks are user values).
         let records: Vec<Registration> = core.sources.borrow_mut().drain().collect();
         for record in &records {
             if let Registration::Callbacks(watchers) = record {
@@ -1011,9 +1073,78 @@ impl Drop for EventLoop {
             }
         }
         core.watches.set(0);
-        drop(records);
+        for record in records {
+            contain(&"dropping an add_reader/add_writer callback", || {
+                drop(record)
+            });
+        }
+        // Then the callbacks nobody will run. Dropping one drops what it
+        // captured, which is user code: it may call `call_soon` (queued into
+        // the cells we just emptied, hence the loop) or panic (contained,
+        // one at a time, so that a second panic never meets the first).
+        for _round in 0..SHUTDOWN_ROUNDS {
+            let ready = mem::take(&mut *core.ready.borrow_mut());
+            let timers = core.timers.borrow_mut().take_all();
+            if ready.is_empty() && timers.is_empty() {
+                return;
+            }
+            for runnable in ready {
+                contain(&"dropping a callback the loop never ran", || drop(runnable));
+            }
+            for action in timers {
+                contain(&"dropping a timer the loop never fired", || drop(action));
+            }
+        }
+        error!("callbacks kept scheduling callbacks as the loop was dropped; the rest are leaked");
+        mem::forget(mem::take(&mut *core.ready.borrow_mut()));
+        mem::forget(core.timers.borrow_mut().take_all());
     }
 }
+
+/// How many times the loop's drop empties its queues before it gives up on
+/// callbacks whose drop schedules more callbacks.
+const SHUTDOWN_ROUNDS: usize = 16;
+
+impl Core {
+    /// Ends one task of a dropped loop. A task that never ran is dropped
+    /// with its closure. A suspended one is resumed one last time: its
+    /// `suspend` sees `closing` and unwinds its stack (`Drop` guards run)
+    /// up to `task_body`, which cancels its future. If it suspends again
+    /// instead, it caught that unwinding and kept going, waited, and was
+    /// stopped by `task::current` (see `stop_runaway`): we abandon it.
+    fn shut_down(&self, task: Task) {
+        let name = task.name.clone();
+        let mut coroutine = task.coroutine.into_inner();
+        if !coroutine.started() {
+            contain(&"dropping a task that never ran", move || drop(coroutine));
+            return;
+        }
+        let _outer_shutdown = task::KeepShuttingDown::save();
+        let restore = RestoreCurrent::set(std::ptr::null());
+        let result = panic::catch_unwind(AssertUnwindSafe(|| coroutine.resume(())));
+        drop(restore);
+        match result {
+            Ok(CoroutineResult::Return(())) => {
+                self.stacks.borrow_mut().give_back(coroutine.into_stack());
+            }
+            Ok(CoroutineResult::Yield(())) => {
+                error!(task = %name, "task abandoned at shutdown: its stack is leaked");
+                // SAFETY: `force_reset` skips the drops of what is still on
+                // the task's stack. That is sound because that memory is
+                // never reused or unmapped: we leak the whole stack, so
+                // every value on it stays where it is, forever, as if the
+                // task were suspended for good.
+                unsafe { coroutine.force_reset() };
+                mem::forget(coroutine.into_stack());
+            }
+            Err(payload) => {
+                error!(task = %name, "a panic escaped a task's boundary at shutdown: {}", task::panic_message(payload.as_ref()));
+                drop_payload(payload);
+            }
+        }
+    }
+}
+// ANCHOR_END: drop
 
 impl fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1078,7 +1209,7 @@ impl Handle {
         callback: impl FnOnce() + 'static,
     ) -> Option<TimerHandle> {
         let core = self.core.upgrade()?;
-        let when = core.time().saturating_add(delay);
+        let when = core.clock.deadline_after(delay);
         Some(core.call_at(when, Box::new(callback)))
     }
 

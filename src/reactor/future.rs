@@ -38,7 +38,7 @@ use std::rc::{Rc, Weak};
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::event_loop::Core;
-use crate::reactor::task::{current, JoinHandle, NotInTask, TaskError, TaskState};
+use crate::reactor::task::{contain, current, JoinHandle, NotInTask, TaskError, TaskState};
 
 /// A result of type `Result<T, E>` that will be set once, later.
 ///
@@ -61,6 +61,9 @@ struct Shared<T, E> {
 enum Outcome<T, E> {
     Pending,
     Done(Result<T, E>),
+    /// Done, and the result is lent to the done callbacks, which run outside
+    /// any borrow of the future (see [`Future::complete`]).
+    Lent,
     /// A `wait` took the result; it is one-shot, like `JoinHandle::join`.
     Taken,
 }
@@ -175,6 +178,14 @@ impl<T, E> Future<T, E> {
     // ANCHOR: complete
     /// Completes the future with `result`: wakes every waiting task, then runs
     /// the done callbacks. The second completion is refused.
+    ///
+    /// A done callback that panics is logged and the others still run (the
+    /// panic never reaches the caller: this is how a task's end reports its
+    /// result, and it must not unwind into the loop). While the callbacks
+    /// run, the result is lent to them outside the future, so that nothing
+    /// is borrowed while user code runs: a callback may call `is_done`,
+    /// `add_done_callback` or even `wait` on this same future (`wait` then
+    /// gets [`WaitError::AlreadyTaken`]: the callbacks are being shown it).
     pub fn complete(&self, result: Result<T, E>) -> Result<(), AlreadyDone> {
         let (waiters, callbacks) = {
             // `try_`: a done callback completing its own future is refused, not a panic.
@@ -184,7 +195,7 @@ impl<T, E> Future<T, E> {
             if !matches!(shared.outcome, Outcome::Pending) {
                 return Err(AlreadyDone);
             }
-            shared.outcome = Outcome::Done(result);
+            shared.outcome = Outcome::Lent;
             let shared = &mut *shared;
             (
                 mem::take(&mut shared.waiters),
@@ -195,15 +206,23 @@ impl<T, E> Future<T, E> {
         for waiter in &waiters {
             waiter.wake();
         }
-        if !callbacks.is_empty() {
-            let shared = self.shared.borrow();
-            if let Outcome::Done(result) = &shared.outcome {
-                for callback in callbacks {
-                    callback(result);
-                }
-            }
-        }
+        self.run_callbacks(callbacks, result);
         Ok(())
+    }
+    // ANCHOR_END: complete
+
+    /// Shows `result` to each callback, with the future in the `Lent` state
+    /// and no borrow held, then puts the result back. Callbacks added by the
+    /// callbacks run too, after them.
+    fn run_callbacks(&self, mut callbacks: Vec<DoneCallback<T, E>>, result: Result<T, E>) {
+        while !callbacks.is_empty() {
+            for callback in callbacks {
+                contain(&"a done callback", || callback(&result));
+            }
+            // Callbacks added by the callbacks, while the result was lent.
+            callbacks = mem::take(&mut self.shared.borrow_mut().callbacks);
+        }
+        self.shared.borrow_mut().outcome = Outcome::Done(result);
     }
     // ANCHOR_END: complete
 
@@ -220,13 +239,23 @@ impl<T, E> Future<T, E> {
         T: 'static,
         E: 'static,
     {
-        let shared = self.shared.borrow();
-        match &shared.outcome {
-            Outcome::Done(result) => callback(result),
-            Outcome::Taken => {}
-            Outcome::Pending => {
+        let mut shared = self.shared.borrow_mut();
+        match mem::replace(&mut shared.outcome, Outcome::Lent) {
+            Outcome::Done(result) => {
+                // Lend the result to the callback with nothing borrowed.
                 drop(shared);
-                self.shared.borrow_mut().callbacks.push(Box::new(callback));
+                self.run_callbacks(vec![Box::new(callback)], result);
+            }
+            outcome @ Outcome::Lent => {
+                // Added by a done callback while the callbacks run: queued,
+                // it runs after them.
+                shared.outcome = outcome;
+                shared.callbacks.push(Box::new(callback));
+            }
+            Outcome::Taken => shared.outcome = Outcome::Taken,
+            Outcome::Pending => {
+                shared.outcome = Outcome::Pending;
+                shared.callbacks.push(Box::new(callback));
             }
         }
     }
@@ -242,10 +271,25 @@ impl<T, E> Future<T, E> {
     where
         E: From<WaitError>,
     {
-        self.wait_done("Future::wait")?;
-        match mem::replace(&mut self.shared.borrow_mut().outcome, Outcome::Taken) {
+        self.wait_as("Future::wait")
+    }
+
+    /// [`wait`](Future::wait), with the name of the function the user called
+    /// for the `NotInTask` message (`JoinHandle::join` waits through here).
+    pub(crate) fn wait_as(&self, what: &'static str) -> Result<T, E>
+    where
+        E: From<WaitError>,
+    {
+        self.wait_done(what)?;
+        let mut shared = self.shared.borrow_mut();
+        if !matches!(shared.outcome, Outcome::Done(_)) {
+            // Taken already, or lent to the done callbacks (one of which is
+            // calling us): nothing to hand out.
+            return Err(WaitError::AlreadyTaken.into());
+        }
+        match mem::replace(&mut shared.outcome, Outcome::Taken) {
             Outcome::Done(result) => result,
-            Outcome::Taken | Outcome::Pending => Err(WaitError::AlreadyTaken.into()),
+            _ => Err(WaitError::AlreadyTaken.into()),
         }
     }
 

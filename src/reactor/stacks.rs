@@ -37,10 +37,11 @@
 
 use std::fmt;
 use std::fs;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use corosensei::stack::{DefaultStack, Stack, StackPointer};
+
+use crate::stack_guard;
 
 /// Default stack size: 256 KiB of address space per task, of which only the
 /// touched pages cost memory. Debug builds use far bigger frames than release
@@ -51,8 +52,13 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// The smallest stack [`crate::Builder::stack_size`] accepts: enough for a
 /// task's own frames (`task_body`, `catch_unwind`, a switch) in a debug
-/// build, where 4 KiB is not.
-pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// build *and* for the panic hook, which runs on the panicking task's stack:
+/// with `RUST_BACKTRACE=1` it symbolises the backtrace there, which
+/// overflowed the old 16 KiB minimum (so whether a panic was contained
+/// depended on an environment variable). 32 KiB sufficed in a debug build
+/// with `RUST_BACKTRACE=full`; we keep twice that. Only touched pages cost
+/// memory.
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
 
 /// How many finished stacks the pool keeps for good. Each keeps the pages its
 /// last task touched; more than this are given back when the loop is idle.
@@ -79,13 +85,12 @@ pub struct StackPool {
 /// `vm.max_map_count`.
 const MAPPINGS_KEPT_FOR_THE_REST: usize = 1024;
 
-/// Task stacks currently mapped by this process, in every loop and thread.
-static LIVE_STACKS: AtomicUsize = AtomicUsize::new(0);
+pub use crate::stack_guard::live_stacks;
 
-/// How many task stacks are mapped right now (running, suspended or pooled).
-pub fn live_stacks() -> usize {
-    LIVE_STACKS.load(Ordering::Relaxed)
-}
+/// The largest stack we try to map: far beyond any real need, and small
+/// enough that adding the guard page and rounding to pages cannot overflow
+/// (corosensei would panic on that instead of failing).
+pub const MAX_STACK_SIZE: usize = 1 << 40;
 
 /// The most task stacks this process may map: the mappings
 /// `vm.max_map_count` allows, minus those in use when first asked and
@@ -129,11 +134,27 @@ const COLOURS: usize = 48;
 const COLOURED_FROM: usize = 64 * 1024;
 
 impl TaskStack {
+    /// Maps a stack of `size` usable bytes for `owner`, unless the process
+    /// is at its ceiling or `size` is absurd.
     fn map(size: usize) -> Result<TaskStack, NoStack> {
-        let live = LIVE_STACKS.fetch_add(1, Ordering::Relaxed);
+        if size > MAX_STACK_SIZE {
+            return Err(NoStack {
+                size,
+                cause: format!(
+                    "more than the {} GiB a stack may have",
+                    MAX_STACK_SIZE >> 30
+                ),
+            });
+        }
+        let live = stack_guard::count_mapped(false);
         let ceiling = stack_ceiling();
         let cause = if live >= ceiling {
-            format!("{live} task stacks are mapped, the most this process can hold")
+            let generators = stack_guard::live_generator_stacks();
+            format!(
+                "{live} coroutine stacks are mapped ({} for tasks, {generators} for generators), \
+                 the most this process can hold",
+                live - generators
+            )
         } else {
             match DefaultStack::new(size) {
                 Ok(stack) => {
@@ -148,14 +169,20 @@ impl TaskStack {
                 Err(error) => format!("mmap failed: {error}"),
             }
         };
-        LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+        stack_guard::count_unmapped(false);
         Err(NoStack { size, cause })
+    }
+
+    /// Usable bytes: from above the guard page up to the top of the mapping
+    /// (corosensei's `limit` is the bottom of the mapping, guard page included).
+    pub(crate) fn usable_size(&self) -> usize {
+        self.stack.base().get() - self.stack.limit().get() - stack_guard::page_size()
     }
 }
 
 impl Drop for TaskStack {
     fn drop(&mut self) {
-        LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+        stack_guard::count_unmapped(false);
     }
 }
 
@@ -191,11 +218,11 @@ impl fmt::Display for NoStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "could not get a {} KiB stack for the task ({}). Each task's stack is two \
-             memory mappings (the stack and its guard page), and Linux allows \
-             vm.max_map_count of them per process (65,530 by default, so about \
-             32,700 live tasks). Let tasks finish, or raise the limit: \
-             `sudo sysctl vm.max_map_count=262144`",
+            "could not get a {} KiB stack ({}). Each coroutine's stack (a task's or a \
+             generator's) is two memory mappings (the stack and its guard page), and \
+             Linux allows vm.max_map_count of them per process (65,530 by default, so \
+             about 32,700 live coroutines). Let tasks finish and drop generators you \
+             are done with, or raise the limit: `sudo sysctl vm.max_map_count=262144`",
             self.size / 1024,
             self.cause
         )

@@ -48,7 +48,23 @@
 //!   while a task is running, and then it points at that task's `Running`,
 //!   which lives on that task's stack for as long as the task exists.
 //! * **Outside a task it is null**, and every waiting function then returns
-//!   [`NotInTask`] instead of suspending something that is not there.
+//!   [`NotInTask`] instead of suspending something that is not there. That
+//!   includes callbacks (`call_soon`, done callbacks): `run_once` clears it
+//!   while it runs them, so a callback of a loop nested inside a task cannot
+//!   suspend the *outer* task in the middle of the inner loop's iteration.
+//! * **Restored even when a panic unwinds.** `step` restores it with a drop
+//!   guard ([`RestoreCurrent`]), so no panic, however it escapes, leaves it
+//!   pointing at a finished task's stack.
+//!
+//! ## Shutdown: unwinding the tasks a dropped loop leaves behind
+//!
+//! Dropping the loop resumes each suspended task once more; its `suspend`
+//! sees the loop closing and unwinds the task's stack with a private panic
+//! ([`Shutdown`]), so every `Drop` guard on it runs. `task_body` catches that
+//! panic and completes the task's future with [`TaskError::Cancelled`]. A
+//! task that catches the unwinding itself (a supervisor looping around
+//! `catch_unwind`) and then waits again is not unwound forever: it is stopped
+//! where it stands, reported, and its stack is leaked (see `Core::shut_down`).
 
 use std::borrow::Cow;
 use std::cell::{Cell, UnsafeCell};
@@ -65,6 +81,7 @@ use crate::reactor::cancel::{CancelCause, Cancelled, SuspendError, TaskControl};
 use crate::reactor::event_loop::Core;
 use crate::reactor::future::{Future, WaitError};
 use crate::reactor::stacks::NoStack;
+use crate::stack_guard::GuardedStack;
 
 // ANCHOR: current
 thread_local! {
@@ -86,13 +103,116 @@ pub(crate) struct Running {
     yielder: *const Yielder<(), ()>,
     /// Its cancellation requests (lesson 08), checked at every suspension.
     control: Rc<TaskControl>,
+    /// Where the task's stack and its guard page are, and its name: what the
+    /// stack-overflow handler ([`crate::stack_guard`]) reads.
+    pub(crate) stack: GuardedStack,
+    /// The task's [`Completion`], to cancel its future if the loop has to
+    /// abandon the task at shutdown (see `stop_runaway`).
+    completion: *const dyn Cancel,
 }
 // ANCHOR_END: current
+
+thread_local! {
+    /// The task whose stack the loop's shutdown is unwinding right now, or
+    /// null. Read only on the cold path of [`current`]: code that runs there
+    /// while no panic is unwinding caught the shutdown and kept going.
+    static SHUTTING_DOWN: Cell<*const Running> = const { Cell::new(ptr::null()) };
+}
+
+/// The panic payload that unwinds a suspended task when its loop is dropped.
+/// Private, so that only the loop raises it.
+pub(crate) struct Shutdown;
+
+/// Adds one line to the panic hook's report, once per process: when a panic
+/// starts while the loop's shutdown unwinds a task, it comes from a `Drop`
+/// guard on that task's stack, and if it leaves the guard Rust aborts the
+/// process ("panic in a destructor during cleanup"). No runtime can catch
+/// that; the line says which task and what to do. Everything else goes to
+/// the hook that was there before.
+pub(crate) fn install_shutdown_hook() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let running = SHUTTING_DOWN.with(Cell::get);
+            if !running.is_null() {
+                // SAFETY: `SHUTTING_DOWN` points at the `Running` of the task
+                // being unwound, on the stack this panic happens on.
+                let completion = unsafe { &*(*running).completion };
+                eprintln!(
+                    "yieldloop: task {:?} panicked in a Drop guard while the loop's shutdown \
+                     unwound it; a panic that leaves a Drop during unwinding makes Rust abort \
+                     the process. Guards should not panic (check std::thread::panicking())",
+                    completion.name()
+                );
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Saves [`SHUTTING_DOWN`] and puts it back when dropped: a loop dropped
+/// inside a task that is itself being shut down (a guard owning a loop)
+/// must not make the outer shutdown forget which task it unwinds.
+pub(crate) struct KeepShuttingDown {
+    outer: *const Running,
+}
+
+impl KeepShuttingDown {
+    pub(crate) fn save() -> Self {
+        KeepShuttingDown {
+            outer: SHUTTING_DOWN.with(Cell::get),
+        }
+    }
+}
+
+impl Drop for KeepShuttingDown {
+    fn drop(&mut self) {
+        SHUTTING_DOWN.with(|cell| cell.set(self.outer));
+    }
+}
+
+/// Puts [`CURRENT`] back to what it was when dropped: on the normal path and
+/// when a panic unwinds, so the pointer never outlives the task it names.
+pub(crate) struct RestoreCurrent {
+    outer: *const Running,
+}
+
+impl RestoreCurrent {
+    /// Saves the current pointer and sets it to `running` (null: no task).
+    #[inline(always)]
+    pub(crate) fn set(running: *const Running) -> Self {
+        let outer = current_ptr();
+        set_current(running);
+        RestoreCurrent { outer }
+    }
+}
+
+impl Drop for RestoreCurrent {
+    #[inline(always)]
+    fn drop(&mut self) {
+        set_current(self.outer);
+    }
+}
 
 /// Reads [`CURRENT`]; the loop uses it to save and restore around `resume`.
 #[inline(always)]
 pub(crate) fn current_ptr() -> *const Running {
     CURRENT.with(Cell::get)
+}
+
+/// The running task's stack bounds and name, or null: what the
+/// stack-overflow handler ([`crate::stack_guard`]) asks. Async-signal-safe:
+/// one read of a `const`-initialised thread-local.
+pub(crate) fn running_stack() -> *const GuardedStack {
+    let running = current_ptr();
+    if running.is_null() {
+        ptr::null()
+    } else {
+        // SAFETY: non-null `CURRENT` points at the running task's `Running`;
+        // `addr_of!` takes the field's address without reading it.
+        unsafe { ptr::addr_of!((*running).stack) }
+    }
 }
 
 /// Writes [`CURRENT`].
@@ -116,10 +236,46 @@ pub(crate) struct CurrentTask {
 pub(crate) fn current(what: &'static str) -> Result<CurrentTask, NotInTask> {
     let running = current_ptr();
     if running.is_null() {
+        stop_runaway(what);
         Err(NotInTask { what })
     } else {
         Ok(CurrentTask { running })
     }
+}
+
+/// The cold path of [`current`]: not in a task. Normally that is just plain
+/// code, or a `Drop` guard that runs while the loop's shutdown unwinds its
+/// task (`join` gets `NotInTask`, as the loop is going away; `sleep` and
+/// `yield_now` return at once, see `cut_short`). But code that asks
+/// while the shutdown is under way and *no panic is unwinding* caught the
+/// shutdown's unwinding (`catch_unwind`) and kept running: a supervisor that
+/// restarts what panicked would loop for ever here, every wait failing at
+/// once. So that task is stopped: its future is cancelled and it suspends
+/// for the last time; the loop sees it suspend and abandons it.
+#[cold]
+fn stop_runaway(what: &'static str) {
+    let running = SHUTTING_DOWN.with(Cell::get);
+    if running.is_null() || std::thread::panicking() {
+        return;
+    }
+    SHUTTING_DOWN.with(|cell| cell.set(ptr::null()));
+    // SAFETY: `SHUTTING_DOWN` is set only while the loop's shutdown resumes
+    // this very task (see `CurrentTask::suspend`), whose `Running` lives on
+    // the stack we are running on.
+    let running = unsafe { &*running };
+    // SAFETY: the completion lives in `task_body`'s frame, below us on this
+    // stack, and the task never returns to it (it is abandoned).
+    let completion = unsafe { &*running.completion };
+    tracing::error!(
+        "task {:?} caught the loop's shutdown unwinding and kept running (it called {what}): \
+         it is stopped without finishing its unwinding, so the values still on its stack \
+         are leaked. Let the shutdown's panic go on: resume_unwind payloads you do not own",
+        completion.name()
+    );
+    contain(&"cancelling an abandoned task", || completion.cancel());
+    // SAFETY: the yielder belongs to the coroutine we are running on. The
+    // loop does not resume it again (`Core::shut_down` resets it).
+    unsafe { (*running.yielder).suspend(()) };
 }
 
 impl CurrentTask {
@@ -177,9 +333,24 @@ impl CurrentTask {
         // SAFETY: the yielder belongs to the coroutine we are running on, and
         // it is valid for that coroutine's whole life.
         unsafe { (*self.running().yielder).suspend(()) };
+        if self.core().is_closing() {
+            self.unwind_for_shutdown();
+        }
         // Resumed: we are running again, so we are the current task again.
         set_current(self.running);
         self.control().deliver()
+    }
+
+    /// The loop was dropped while this task waited, and resumed it one last
+    /// time to unwind its stack: raise the private [`Shutdown`] panic, which
+    /// runs every `Drop` guard on the way to `task_body`. `CURRENT` stays
+    /// null meanwhile, so a guard that tries to wait cannot suspend (`sleep`
+    /// returns at once, `join` gets `NotInTask`).
+    #[cold]
+    fn unwind_for_shutdown(self) -> ! {
+        SHUTTING_DOWN.with(|cell| cell.set(self.running));
+        // `resume_unwind`, not `panic!`: no panic hook, no message.
+        panic::resume_unwind(Box::new(Shutdown))
     }
     // ANCHOR_END: suspend
 }
@@ -442,8 +613,8 @@ pub(crate) struct Task {
 pub(crate) type TaskCoroutine =
     corosensei::Coroutine<(), (), (), crate::reactor::stacks::TaskStack>;
 
-/// Completes a task's future exactly once. If the task is unwound before it
-/// finishes (the loop is dropped), dropping this marks it cancelled.
+/// Completes a task's future exactly once. If the task never runs (the loop
+/// is dropped first), dropping this marks it cancelled.
 pub(crate) struct Completion<T> {
     pub(crate) done: Future<T, TaskError>,
     pub(crate) name: Cow<'static, str>,
@@ -451,11 +622,54 @@ pub(crate) struct Completion<T> {
     pub(crate) control: Rc<TaskControl>,
 }
 
-impl<T> Drop for Completion<T> {
-    fn drop(&mut self) {
+impl<T> Completion<T> {
+    /// Completes the future with the task's outcome, then lets go of it. Both
+    /// run user code: the done callbacks (contained by `Future::complete`)
+    /// and, if nobody holds the handle any more, the drop of the result,
+    /// which is contained here.
+    fn finish(mut self, result: Result<T, TaskError>) {
+        // Taken, not cloned: no allocation at every task's end. (Our `Drop`
+        // below then finds the future done and does nothing.)
+        let name = std::mem::take(&mut self.name);
+        contain(&Finishing(&name), move || {
+            let _ = self.done.complete(result);
+            drop(self);
+        });
+    }
+}
+
+/// Names a task's ending in the log when a done callback or the drop of the
+/// result panics.
+struct Finishing<'a>(&'a str);
+
+impl fmt::Display for Finishing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "finishing task {:?} (a done callback, or dropping its result)",
+            self.0
+        )
+    }
+}
+
+/// Cancelling a task's future without knowing its result type: what the loop
+/// does to a task it has to abandon at shutdown.
+pub(crate) trait Cancel {
+    fn cancel(&self);
+    fn name(&self) -> &str;
+}
+
+impl<T> Cancel for Completion<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn cancel(&self) {
+        if self.done.is_done() {
+            return; // the usual case: the task completed its future
+        }
         let task = self.name.to_string();
         self.control.mark_finished();
-        // Fails harmlessly if the task already completed its future.
         let _ = self.done.set_error(TaskError::Cancelled {
             task,
             cause: CancelCause::LoopEnded,
@@ -463,16 +677,29 @@ impl<T> Drop for Completion<T> {
     }
 }
 
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
 // ANCHOR: task_body
 /// The function every task's coroutine runs: asyncio's `Task._step` for the
 /// first step, and the place where a panic stops.
+///
+/// Nothing may unwind out of here: a panic that reached corosensei would come
+/// out of the loop's `resume`. So the task's function runs under
+/// `catch_unwind`, and so does everything after it that runs user code (the
+/// done callbacks, the drop of the panic payload and of the result).
 pub(crate) fn task_body<T, F>(
     core: *const Core,
     key: usize,
     yielder: &Yielder<(), ()>,
+    stack: GuardedStack,
     completion: Completion<T>,
     f: F,
 ) where
+    T: 'static,
     F: FnOnce() -> Result<T, TaskError>,
 {
     let control = completion.control.clone();
@@ -481,6 +708,8 @@ pub(crate) fn task_body<T, F>(
         key,
         yielder,
         control,
+        stack: stack.named(&completion.name),
+        completion: &completion as &dyn Cancel,
     };
     set_current(&running);
     // Cancelled before its first step: it never starts (lesson 08).
@@ -492,28 +721,38 @@ pub(crate) fn task_body<T, F>(
     // Catch the panic here, at the task's boundary, so that it ends this task
     // only: the loop and the other tasks carry on.
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-    // SAFETY: the loop outlives its tasks (see `Running::core`).
-    let closing = unsafe { (*core).is_closing() };
+    // The task's own code is over: what runs from here on (done callbacks)
+    // is not the task, and must not be able to suspend it.
+    set_current(ptr::null());
+    SHUTTING_DOWN.with(|cell| cell.set(ptr::null()));
     let result = match outcome {
         // A cancellation still in flight turns the result into `Cancelled`.
         Ok(result) => running.control.settle(result),
-        // The loop is being dropped and corosensei is unwinding this stack to
-        // run its `Drop` guards: let that unwinding go on to its end.
-        Err(payload) if closing => panic::resume_unwind(payload),
         Err(payload) => {
             running.control.mark_finished();
-            Err(TaskError::Panicked {
-                task: completion.name.to_string(),
-                message: panic_message(payload.as_ref()),
-            })
+            let task = completion.name.to_string();
+            let error = if payload.is::<Shutdown>() {
+                // The loop was dropped and unwound this task's stack; its
+                // guards ran on the way here.
+                TaskError::Cancelled {
+                    task,
+                    cause: CancelCause::LoopEnded,
+                }
+            } else {
+                let message = panic_message(payload.as_ref());
+                TaskError::Panicked { task, message }
+            };
+            drop_payload(payload);
+            Err(error)
         }
     };
-    let _ = completion.done.complete(result);
+    completion.finish(result);
 }
+// ANCHOR_END: task_body
 // ANCHOR_END: task_body
 
 /// The text of a panic, as the default panic hook would print it.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -521,6 +760,41 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "(a panic with a non-text payload)".to_string()
     }
+}
+
+/// Runs user code that must not unwind into the loop (a callback, a done
+/// callback, the drop of a value the user gave us): a panic is logged with
+/// `what` (which callback, which task) and the loop goes on, as asyncio logs
+/// an exception raised by a callback.
+pub(crate) fn contain(what: &dyn fmt::Display, f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        tracing::error!("{what} panicked: {}", panic_message(payload.as_ref()));
+        drop_payload(payload);
+    }
+}
+
+/// How many nested panics from dropping panic payloads we follow before we
+/// give up and leak the last payload.
+const PAYLOAD_DROPS: usize = 8;
+
+/// Drops a caught panic's payload. The payload is a user value, and its own
+/// `Drop` may panic; that panic's payload may do the same. We follow the
+/// chain a few times, then leak what is left rather than let it unwind.
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    let mut payload = payload;
+    for _ in 0..PAYLOAD_DROPS {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => {
+                tracing::error!(
+                    "dropping a panic's payload panicked: {}",
+                    panic_message(next.as_ref())
+                );
+                payload = next;
+            }
+        }
+    }
+    std::mem::forget(payload);
 }
 
 /// Starts `f` as a new task on the running loop (asyncio: `create_task`).
@@ -567,15 +841,35 @@ impl<T: 'static> JoinHandle<T> {
 // costs about 35 ns instead of about 10 ns (measured in release builds).
 #[inline(always)]
 pub fn yield_now() -> Result<(), SuspendError> {
-    let task = current("yieldloop::yield_now")?;
+    let task = match current("yieldloop::yield_now") {
+        Ok(task) => task,
+        Err(error) => return cut_short(error),
+    };
     task.suspend(TaskState::Runnable)?;
     Ok(())
 }
 // ANCHOR_END: yield_now
 
+/// Why `sleep` or `yield_now` could not suspend. Outside a task that is an
+/// error. But in a `Drop` guard of a task that the loop's shutdown is
+/// unwinding there is nothing left to wait for (the loop will not run
+/// again), and an error there would most likely be unwrapped into a panic
+/// during unwinding, which aborts the process: so the wait is cut short and
+/// returns `Ok` at once.
+#[cold]
+fn cut_short(error: NotInTask) -> Result<(), SuspendError> {
+    if std::thread::panicking() && !SHUTTING_DOWN.with(Cell::get).is_null() {
+        Ok(())
+    } else {
+        Err(error.into())
+    }
+}
+
 // ANCHOR: sleep
 /// Suspends the calling task for `delay` (asyncio: `await asyncio.sleep(d)`);
-/// the other tasks run meanwhile. A zero delay is [`yield_now`].
+/// the other tasks run meanwhile. A zero delay is [`yield_now`]. In a `Drop`
+/// guard that runs while the loop's shutdown unwinds the task, it returns
+/// at once (see the Guarantees page).
 ///
 /// If the task is cancelled while it sleeps, `sleep` removes its timer and
 /// returns [`SuspendError::Cancelled`] at once (lesson 08).
@@ -583,7 +877,10 @@ pub fn sleep(delay: Duration) -> Result<(), SuspendError> {
     if delay.is_zero() {
         return yield_now();
     }
-    let task = current("yieldloop::sleep")?;
+    let task = match current("yieldloop::sleep") {
+        Ok(task) => task,
+        Err(error) => return cut_short(error),
+    };
     let timer = task.core().wake_later(task.key(), delay);
     if let Err(cancelled) = task.suspend(TaskState::Waiting) {
         // Woken early: the timer must not wake this task later, in the

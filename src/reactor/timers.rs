@@ -78,6 +78,12 @@ impl<T> Timers<T> {
         self.entries.pop_first().map(|(_, what)| what)
     }
 
+    /// Removes every timer, returning what they held in firing order (the
+    /// loop's drop disposes of them one by one, outside any borrow).
+    pub fn take_all(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.entries).into_values().collect()
+    }
+
     /// Whether no timer is pending.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

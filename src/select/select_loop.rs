@@ -118,10 +118,12 @@ impl LoopHandle {
 /// Runs tasks until none is left, or until a task calls [`LoopHandle::stop`].
 ///
 /// Start tasks with `handle.spawn(..)` before calling it. Returns an error
-/// only if select(2) itself fails for a reason other than a signal (a task
-/// that yields a descriptor it has already closed makes select fail with
-/// `EBADF`). A task that ends with an error is logged and dropped; the loop
-/// goes on. A panic in a task is not caught: it comes out of `run`.
+/// only if select(2) itself fails for a reason other than a signal. A task
+/// that waits on a descriptor that is closed (it yielded one it had already
+/// closed) gets an error thrown into it ([`Reason::Closed`]); select would
+/// otherwise fail with `EBADF` for everyone. A task that ends with an error
+/// is logged and dropped; the loop goes on. A panic in a task is not caught:
+/// it comes out of `run`.
 // ANCHOR: loop
 pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
     // Tasks that can go on now, each with what its pending `co.yield_` will
@@ -146,16 +148,26 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
             }
             // Nothing can run: block until a descriptor is ready or the
             // earliest sleeper is due (no sleeper: no timeout at all). The
-            // virtual clock must not really wait, so it only polls (timeout 0)
-            // and, if nothing is ready, jumps to the wake-up below.
+            // virtual clock does not wait for a sleeper in real time: it
+            // gives the descriptors `Clock::IO_GRACE` (none waited on: no
+            // time at all) and, if nothing is ready, jumps to the wake-up.
             let earliest = sleepers.first().map(|(wake, _)| *wake);
             let mut timeout = earliest.map(|wake| {
-                if clock.is_virtual() {
+                if !clock.is_virtual() {
+                    timeval(wake.saturating_sub(clock.now()))
+                } else if to_read.is_empty() && to_write.is_empty() {
                     timeval(Duration::ZERO)
                 } else {
-                    timeval(wake.saturating_sub(clock.now()))
+                    timeval(Clock::IO_GRACE)
                 }
             });
+            // A closed descriptor would make select fail for everyone
+            // (EBADF): refuse just the task that waits on it.
+            ready.extend(refuse_closed(&mut to_read, Request::Read));
+            ready.extend(refuse_closed(&mut to_write, Request::Write));
+            if !ready.is_empty() {
+                continue;
+            }
             let mut read_set = fd_set(&to_read);
             let mut write_set = fd_set(&to_write);
             tracing::debug!(
@@ -246,14 +258,42 @@ fn watchable(asked: Request, fd: RawFd, waiting: &HashMap<RawFd, Task>) -> Resul
 }
 // ANCHOR_END: limit
 
+/// Takes out of `waiting` the tasks whose descriptor is closed, each with
+/// the error to throw into it.
+fn refuse_closed(
+    waiting: &mut HashMap<RawFd, Task>,
+    asked: fn(RawFd) -> Request,
+) -> Vec<(Task, io::Result<()>)> {
+    let closed: Vec<RawFd> = waiting.keys().copied().filter(|&fd| !is_open(fd)).collect();
+    closed
+        .into_iter()
+        .filter_map(|fd| {
+            let task = waiting.remove(&fd)?;
+            let refused = Refused {
+                request: asked(fd),
+                reason: Reason::Closed,
+            };
+            Some((task, Err(io::Error::other(refused))))
+        })
+        .collect()
+}
+
+/// Whether `fd` is an open descriptor of this process.
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags; on a number that is
+    // not open it fails with EBADF and touches nothing.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
 /// The descriptors the tasks in `waiting` wait on, as select(2)'s bitmap.
 fn fd_set(waiting: &HashMap<RawFd, Task>) -> FdSet<'_> {
     let mut set = FdSet::new();
     for &fd in waiting.keys() {
         // SAFETY: `borrow_raw` needs `fd` to stay open while the set is used.
-        // Each fd here was yielded by a task that owns its socket and sits in
-        // `waiting`, suspended: it is neither resumed nor dropped while the
-        // set (which borrows `waiting`) lives, so the socket stays open.
+        // `run` has just checked that it is open (`refuse_closed`), and no
+        // task runs between that check and the end of select: each fd here
+        // was yielded by a task that sits in `waiting`, suspended, neither
+        // resumed nor dropped while the set (which borrows `waiting`) lives.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         set.insert(fd); // cannot panic: keys are below FD_SETSIZE (see `run`)
     }
@@ -294,6 +334,8 @@ pub enum Reason {
     BeyondFdSetSize,
     /// Another task already waits the same way on this descriptor.
     AlreadyWaiting,
+    /// The descriptor is not open (the task closed it before waiting on it).
+    Closed,
 }
 
 impl fmt::Display for Refused {
@@ -312,6 +354,10 @@ impl fmt::Display for Refused {
             Reason::AlreadyWaiting => write!(
                 f,
                 "cannot wait to {verb} descriptor {fd}: another task is already waiting to {verb} it"
+            ),
+            Reason::Closed => write!(
+                f,
+                "cannot wait on descriptor {fd}: it is closed (was the socket dropped before the wait?)"
             ),
         }
     }
@@ -416,6 +462,35 @@ mod tests {
         assert_eq!(log.lines(), want(&expected));
     }
 
+    /// Issue 8: with a task waiting on a descriptor, a virtual clock used to
+    /// jump at once, so a sleeper ticking beside it spun the CPU. Now each
+    /// jump first gives the descriptor `Clock::IO_GRACE` of real time.
+    #[test]
+    fn a_virtual_clock_gives_io_a_grace_before_each_jump() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (mut here, mut there) = pair();
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            let n = sock_recv(co, &mut here, &mut [0u8; 8])?;
+            l.note(&c, format!("got {n} bytes"));
+            Ok(())
+        }));
+        handle.spawn(Task::new(move |co, ()| {
+            for _ in 0..20 {
+                sleep(co, secs(1.0))?;
+            }
+            sock_sendall(co, &mut there, b"late")
+        }));
+        let started = std::time::Instant::now();
+        run(&clock, &handle).unwrap();
+        assert_eq!(log.lines(), want(&[(20_000, "got 4 bytes")]));
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(150),
+            "20 jumps in {took:?}: it spun"
+        );
+    }
+
     #[test]
     fn a_writer_waits_on_write_until_the_reader_drains() {
         let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
@@ -478,6 +553,33 @@ mod tests {
             (0, "Read(-1) refused"),
             (1000, "still running"),
         ];
+        assert_eq!(log.lines(), want(&expected));
+    }
+
+    /// Issue 8: one task waiting on a descriptor it closed used to make
+    /// select fail with EBADF, ending the loop for everyone.
+    #[test]
+    fn a_closed_descriptor_is_refused_to_its_task_only() {
+        let (clock, log, handle) = (Clock::new_virtual(), Log::default(), LoopHandle::new());
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            let (here, _there) = pair();
+            let fd = here.as_raw_fd();
+            drop(here); // closed: the number now names nothing
+            let error = co.yield_(Request::Read(fd)).expect_err("refused");
+            assert_eq!(refusal(&error).map(|r| r.reason), Some(Reason::Closed));
+            assert!(error.to_string().contains("closed"), "{error}");
+            l.note(&c, "closed descriptor refused");
+            Ok(())
+        }));
+        let (c, l) = (clock.clone(), log.clone());
+        handle.spawn(Task::new(move |co, ()| {
+            sleep(co, secs(1.0))?;
+            l.note(&c, "the others go on");
+            Ok(())
+        }));
+        run(&clock, &handle).unwrap();
+        let expected = [(0, "closed descriptor refused"), (1000, "the others go on")];
         assert_eq!(log.lines(), want(&expected));
     }
 
