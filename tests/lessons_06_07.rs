@@ -75,6 +75,23 @@ fn a_peer_that_resets_mid_message_does_not_hurt_the_server() {
     start().assert_survives_a_reset_mid_message();
 }
 
+/// The clients are children of one scope, where a child's error would
+/// cancel its siblings: a reset must be handled inside its own client task.
+#[test]
+fn a_peer_that_resets_does_not_cancel_the_other_clients() {
+    let server = start();
+    let mut before = server.connect();
+    let name = peer_name(&before);
+    assert_eq!(round_trip(&mut before, b"before"), b"BEFORE");
+    server.assert_survives_a_reset_mid_message();
+    // The client connected before the reset is still served...
+    assert_eq!(round_trip(&mut before, b"still here"), b"STILL HERE");
+    drop(before);
+    // ...and it ended as a peer that leaves, not as one the server stopped.
+    let line = server.wait_for_line(&format!("{name} disconnected"));
+    assert!(line.ends_with(&format!("{name} disconnected")), "{line}");
+}
+
 #[test]
 fn a_half_closed_peer_gets_its_echo_and_then_the_end() {
     start().assert_half_close_gets_its_half_back();
@@ -245,7 +262,7 @@ fn lesson_06_costs_shows_what_stackful_coroutines_cost() {
             "alice -> bob: paid 80",
             "audit: alice has sufficient funds for 80",
             "alice -> carol: paid 80",
-            "balances: {\"alice\": -60, \"bob\": 80, \"carol\": 80} (both finished: true)",
+            "balances: {\"alice\": -60, \"bob\": 80, \"carol\": 80}",
         ],
         "{out}"
     );
