@@ -15,6 +15,10 @@
 //! `yield from`s gone: `listener.accept()`, `client.read()` and
 //! `client.write_all()` look blocking and suspend only the calling task.
 //! There are no `co` handles to pass around and no function colouring.
+//! Every task is waited for: the client tasks live in a *scope* around the
+//! accept loop (lesson 08 builds scopes), so none outlives the server, and
+//! `main` stops the server by cancelling it and waiting until its scope has
+//! closed every client.
 //! That has a price, and the `costs` part runs it: the switch points are
 //! invisible, a blocking call or a task that never waits freezes the whole
 //! loop (it is *cooperative*), and the colour comes back in the types.

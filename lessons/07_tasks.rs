@@ -363,13 +363,16 @@ fn run(clock: yieldloop::Clock) -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1", 0)?; // port 0: any free port
     let server = listener.local_addr()?;
     let delay = secs(0.2);
+    // ANCHOR: detached
     // BAD EXAMPLE, kept on purpose: the course's one detached task. Nobody
     // joins the web server, so if it fails, nobody hears (the fetches below
     // would just wait), and when `main` returns it is still suspended in
-    // `accept`: only dropping the loop ends it. Seed 002: "do not spawn
-    // without finalization". Lesson 08 shows the fix: run it in a scope
-    // beside `main`'s work, and cancel it when that work is done.
+    // `accept`: only dropping the loop ends it. The slides' rule is "do not
+    // spawn without finalization"; lesson 08 teaches the fix: cancel the
+    // server and wait for it when the work is done (its part 2), or start
+    // both in a scope (its part 3).
     drop(event_loop.spawn("web server", move || serve_pages(listener, delay)));
+    // ANCHOR_END: detached
     event_loop.run_until_complete(move || -> Result<()> {
         spawn_join_gather()?;
         a_panicking_task()?;
