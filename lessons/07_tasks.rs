@@ -364,7 +364,7 @@ fn run(clock: yieldloop::Clock) -> Result<()> {
     let server = listener.local_addr()?;
     let delay = secs(0.2);
     // ANCHOR: detached
-    // BAD EXAMPLE, kept on purpose: the course's one detached task. Nobody
+    // BAD EXAMPLE, kept on purpose: the one detached task of lessons 06 and 07. Nobody
     // joins the web server, so if it fails, nobody hears (the fetches below
     // would just wait), and when `main` returns it is still suspended in
     // `accept`: only dropping the loop ends it. The slides' rule is "do not
