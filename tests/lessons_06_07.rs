@@ -315,3 +315,42 @@ fn lesson_06_costs_shows_what_stackful_coroutines_cost() {
         "{out}"
     );
 }
+
+/// "Do not spawn without finalization": lessons 06 and 07 wait for every
+/// task they start (a scope, a join, gather), except one detached spawn kept
+/// as the bad example, labelled in the code and in its chapter, which links
+/// to lesson 08 where the fix is taught.
+#[test]
+fn lessons_06_and_07_detach_exactly_one_task_the_labelled_bad_example() {
+    let mut detached = Vec::new();
+    for file in ["lessons/06_reactor.rs", "lessons/07_tasks.rs"] {
+        let source = std::fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        for (at, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let unnamed = code.trim_start().strip_prefix("let _ = ");
+            let thrown_away = unnamed.is_some_and(|rest| {
+                ["spawn(", "event_loop.spawn(", "handle.spawn("]
+                    .iter()
+                    .any(|call| rest.starts_with(call))
+            });
+            if thrown_away || (code.contains("drop(") && code.contains("spawn(")) {
+                let comment_above = lines[..at]
+                    .iter()
+                    .rev()
+                    .take_while(|l| l.trim_start().starts_with("//"))
+                    .any(|l| l.contains("BAD EXAMPLE"));
+                detached.push((file, line.trim().to_string(), comment_above));
+            }
+        }
+    }
+    assert_eq!(detached.len(), 1, "{detached:?}");
+    let (file, line, labelled) = &detached[0];
+    assert!(labelled, "{file}: `{line}` needs a BAD EXAMPLE comment");
+    let chapter = std::fs::read_to_string("docs/src/lesson-07-tasks.md").unwrap();
+    assert!(chapter.contains("{{#include ../../lessons/07_tasks.rs:detached}}"));
+    let section = &chapter[chapter
+        .find("### The bad example")
+        .expect("a bad-example section")..];
+    assert!(section.contains("(lesson-08-cancel.md)"), "{section}");
+}
