@@ -36,7 +36,9 @@
 //!
 //! Look for: `listening on 127.0.0.1:15000`, `tick 1`, `tick 2`, … from a
 //! ticker made only of `call_later` callbacks, carrying on while clients
-//! connect and talk; the a/b trace exactly as in lesson 03 (`0.500 b
+//! connect and talk; on Ctrl-C, `disconnected: the server is stopping` for
+//! each client still connected, then `stopped`: the server's scope closed
+//! them all first; the a/b trace exactly as in lesson 03 (`0.500 b
 //! middle`, both exits at `1.000`); in `callbacks`, the cancelled timer
 //! never fires; in `costs`, alice at -60 and the ticks that stop for 0.3 s.
 //!
