@@ -59,10 +59,17 @@ fn lesson_06_echoes_upper_cased_bytes_and_logs_who_comes_and_goes() {
 fn lesson_06_ticks_with_call_later_and_stops_after_seconds() {
     let mut server = EchoServer::start(REACTOR, &["--seconds", "1.5"]);
     let mut client = server.connect();
+    let name = peer_name(&client);
     assert_eq!(round_trip(&mut client, b"hi"), b"HI");
     server.assert_exits_cleanly("1.5 s are up: stopping", client);
     let log = server.log();
     assert!(log.iter().any(|l| l.ends_with(" tick 1")), "{log:?}");
+    // The server's scope cancelled the connected client and waited for it
+    // before `main` went on: the client ended first, not with the loop's drop.
+    let ends = |text: String| log.iter().position(|l| l.ends_with(&text));
+    let client_ended = ends(format!("{name} disconnected: the server is stopping"));
+    let stopping = ends("1.5 s are up: stopping".to_string());
+    assert!(client_ended.is_some() && client_ended > stopping, "{log:?}");
 }
 
 #[test]
