@@ -90,8 +90,8 @@ fn accept_connections(listener: &TcpListener, clients: &Scope) -> io::Result<()>
                 // not needed: the scope keeps track of it.
                 let _ = clients.spawn("client", move || handle_client(client, peer));
             }
-            // Cancelled: the server is stopping. That is not an accept error
-            // to retry, and a catch-all arm below would swallow it.
+            // Cancelled: the server is stopping. Not an error to retry: the
+            // arm below would sleep and accept again, and never stop.
             Err(error) if Cancelled::is_in(&error) => return Err(error),
             // Out of descriptors (EMFILE), say. The connection stays queued,
             // so the listener stays readable: retrying at once would spin.
