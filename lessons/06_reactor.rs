@@ -16,6 +16,10 @@
 //! `yield from`s gone: `listener.accept()`, `client.read()` and
 //! `client.write_all()` look blocking and suspend only the calling task.
 //! There are no `co` handles to pass around and no function colouring.
+//! Every task is waited for: the client tasks live in a *scope* around the
+//! accept loop (lesson 08 builds scopes), so none outlives the server, and
+//! `main` stops the server by cancelling it and waiting until its scope has
+//! closed every client.
 //! That has a price, and the `costs` part runs it: the switch points are
 //! invisible, a blocking call or a task that never waits freezes the whole
 //! loop (it is *cooperative*), and the colour comes back in the types.
@@ -35,7 +39,9 @@
 //!
 //! Look for: `listening on 127.0.0.1:15000`, `tick 1`, `tick 2`, … from a
 //! ticker made only of `call_later` callbacks, carrying on while clients
-//! connect and talk; the a/b trace exactly as in lesson 03 (`0.500 b
+//! connect and talk; on Ctrl-C, `disconnected: the server is stopping` for
+//! each client still connected, then `stopped`: the server's scope closed
+//! them all first; the a/b trace exactly as in lesson 03 (`0.500 b
 //! middle`, both exits at `1.000`); in `callbacks`, the cancelled timer
 //! never fires; in `costs`, alice at -60 and the ticks that stop for 0.3 s;
 //! in `unix`, the TCP server's own `echo_upper` serving a
@@ -66,20 +72,35 @@ use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
-    secs, sleep, spawn, yield_now, Builder, Clock, EventLoop, Handle, Stream, StreamSocket,
-    SuspendError, TaskError, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream,
+    scope, secs, sleep, spawn, yield_now, Builder, Cancelled, Clock, EventLoop, Handle, JoinHandle,
+    Scope, Stream, StreamSocket, SuspendError, TaskError, TcpListener, TcpStream, UdpSocket,
+    UnixListener, UnixStream,
 };
 
 // ANCHOR: server
-/// The accept loop: the talk's `accept_connections`, one task per client.
-fn accept_connections(listener: TcpListener) -> io::Result<()> {
+/// The server: the talk's `accept_connections`, one task per client, all
+/// started in one [`scope`] (lesson 08's): the scope returns only once every
+/// client task has finished, so no client outlives the server.
+fn serve_clients(listener: TcpListener) -> Result<(), Box<dyn Error>> {
+    scope(|clients| accept_connections(&listener, clients))??;
+    Ok(())
+}
+
+/// The accept loop. It ends only when its task is cancelled (the server is
+/// stopping): every accept error is retried.
+fn accept_connections(listener: &TcpListener, clients: &Scope) -> io::Result<()> {
     loop {
         match listener.accept() {
             Ok((client, peer)) => {
                 info!("{peer} connected");
-                // Detached: nobody joins a client task; it ends with its client.
-                drop(spawn("client", move || handle_client(client, peer)));
+                // A child of the scope, not a detached task: the server waits
+                // for it, and cancels it when the server stops. Its handle is
+                // not needed: the scope keeps track of it.
+                let _ = clients.spawn("client", move || handle_client(client, peer));
             }
+            // Cancelled: the server is stopping. Not an error to retry: the
+            // arm below would sleep and accept again, and never stop.
+            Err(error) if Cancelled::is_in(&error) => return Err(error),
             // Out of descriptors (EMFILE), say. The connection stays queued,
             // so the listener stays readable: retrying at once would spin.
             Err(error) => {
@@ -92,12 +113,20 @@ fn accept_connections(listener: TcpListener) -> io::Result<()> {
 
 /// One client, from connect to disconnect: the talk's `handle_client`.
 /// Whatever ends the conversation (the peer leaves, resets, or a write
-/// fails) ends only this task.
-fn handle_client(client: TcpStream, peer: SocketAddr) {
+/// fails) ends only this task: the error is logged *here* and not returned,
+/// because an error returned to the scope is a failure of the whole server,
+/// and the scope would cancel every other client. Only a cancellation (the
+/// server stopping) is passed on.
+fn handle_client(client: TcpStream, peer: SocketAddr) -> io::Result<()> {
     match echo_upper(&client) {
         Ok(()) => info!("{peer} disconnected"),
+        Err(error) if Cancelled::is_in(&error) => {
+            info!("{peer} disconnected: the server is stopping");
+            return Err(error);
+        }
         Err(error) => info!("{peer} disconnected: {error}"),
     }
+    Ok(())
 } // `client` is dropped here: unregistered from epoll, then closed
 
 /// Reads look blocking; each suspends this task until data comes. Any
@@ -258,11 +287,14 @@ fn costs(clock: &Clock) -> Result<(), Box<dyn Error>> {
     info!("(a) invisible switch points: two transfers of 80 from alice's 100");
     let bank: Bank = Rc::new(RefCell::new(BTreeMap::from([("alice", 100)])));
     let (first, second) = (bank.clone(), bank.clone());
-    let to_bob = event_loop.spawn("to bob", move || transfer(&first, 80, "alice", "bob"));
-    let to_carol = event_loop.spawn("to carol", move || transfer(&second, 80, "alice", "carol"));
-    event_loop.run_forever()?;
-    let finished = to_bob.is_finished() && to_carol.is_finished();
-    info!("balances: {:?} (both finished: {finished})", bank.borrow());
+    // Both transfers in a scope: it returns when both have finished.
+    event_loop.run_until_complete(move || {
+        scope(|transfers| {
+            let _ = transfers.spawn("to bob", move || transfer(&first, 80, "alice", "bob"));
+            let _ = transfers.spawn("to carol", move || transfer(&second, 80, "alice", "carol"));
+        })
+    })??;
+    info!("balances: {:?}", bank.borrow());
 
     beside_a_ticker(clock, "(b) std::thread::sleep in a task", blocks_the_thread)?;
     beside_a_ticker(clock, "(c) a task that never waits", never_waits)?;
@@ -288,13 +320,15 @@ fn costs(clock: &Clock) -> Result<(), Box<dyn Error>> {
     let mut event_loop = Builder::new().clock(clock.clone()).build()?;
     let visits = Rc::new(RefCell::new(0u64));
     let (one, two) = (visits.clone(), visits.clone());
-    let first = event_loop.spawn("first visit", move || count_visit(&one));
-    let second = event_loop.spawn("second visit", move || count_visit(&two));
-    event_loop.run_forever()?;
-    for visit in [first, second] {
-        // Both finished (run_forever ran until nothing was left), so this
-        // only reads the outcome; waiting for a task is lesson 07's.
-        if let Err(TaskError::Panicked { task, message }) = visit.join() {
+    // Joined one by one, not in a scope: a scope would cancel the first
+    // visit the moment the second panics, and we want to see both end.
+    let outcomes = event_loop.run_until_complete(move || {
+        let first = spawn("first visit", move || count_visit(&one));
+        let second = spawn("second visit", move || count_visit(&two));
+        [first.join(), second.join()]
+    })?;
+    for outcome in outcomes {
+        if let Err(TaskError::Panicked { task, message }) = outcome {
             info!("task {task:?} panicked: {message}");
         }
     }
@@ -395,20 +429,13 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Ctrl-C: the `ctrlc` handler runs on a thread of its own and must not touch
-/// the loop, so it only sets a flag; a task looks at it ten times a second
-/// and stops the loop. (Lesson 05 wakes the loop with a self-pipe instead.)
-fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), SuspendError>> {
+/// the loop, so it only sets a flag; `main`'s task looks at it ten times a
+/// second. (Lesson 05 wakes the loop with a self-pipe instead.)
+fn ctrl_c_flag() -> io::Result<Arc<AtomicBool>> {
     let pressed = Arc::new(AtomicBool::new(false));
     let flag = pressed.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).map_err(io::Error::other)?;
-    Ok(move || {
-        while !pressed.load(Ordering::Relaxed) {
-            sleep(secs(0.1))?;
-        }
-        info!("Ctrl-C: stopping");
-        handle.stop();
-        Ok(())
-    })
+    Ok(pressed)
 }
 
 /// Lesson 06: the echo server, a call_later ticker, and the a/b trace, on the reactor.
@@ -503,48 +530,102 @@ fn parse_args() -> Args {
 }
 
 // ANCHOR: main
+// ANCHOR: stopping
 fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
     let clock = Clock::real();
     trace::init(&clock)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     // Ctrl-C is handled from before the first line: a script that reads
     // `listening on` and at once sends SIGINT must find the handler there.
-    drop(event_loop.spawn("ctrl-c", stop_on_ctrl_c(event_loop.handle())?));
+    let ctrl_c = ctrl_c_flag()?;
     let listener = TcpListener::bind(&args.host, args.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?; // a script waiting for this line must not wait longer
 
-    drop(event_loop.spawn("accept", move || accept_connections(listener)));
     let handle = event_loop.handle();
     let _ = event_loop.call_later(secs(1.0), move || tick(handle, 1));
-    if let Some(delay) = args.run_for() {
-        let handle = event_loop.handle();
-        let _ = event_loop.call_later(delay, move || {
-            info!("{:.1} s are up: stopping", delay.as_secs_f64());
-            handle.stop();
-        });
-    }
-    event_loop.run_forever()?;
+    let run_for = args.run_for();
+    event_loop.run_until_complete(move || run_server(listener, &ctrl_c, run_for))??;
     info!("stopped");
-    Ok(()) // dropping the loop unwinds the client tasks: their sockets close
+    Ok(()) // every client task has finished: the server's scope saw to it
 }
 
-/// `ab`: both tasks in one loop, then lesson 03's timeline of the run.
+/// `main`'s task: starts the server as a task it owns, waits for a reason
+/// to stop, then cancels the server and waits until its scope has closed
+/// every client. Nothing started here outlives this function.
+fn run_server(
+    listener: TcpListener,
+    ctrl_c: &AtomicBool,
+    run_for: Option<Duration>,
+) -> Result<(), Box<dyn Error>> {
+    let server = spawn("server", move || serve_clients(listener));
+    match wait_for_stop(ctrl_c, run_for, &server)? {
+        Stop::CtrlC => info!("Ctrl-C: stopping"),
+        Stop::TimeIsUp(delay) => info!("{:.1} s are up: stopping", delay.as_secs_f64()),
+        Stop::ServerEnded => warn!("the server ended by itself"),
+    }
+    server.cancel(); // the scope's task is cancelled: it cancels every client
+    match server.join() {
+        Err(TaskError::Cancelled { .. }) => Ok(()), // stopped as asked
+        Ok(ended) => ended,                         // ended by itself: a client panicked, say
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Why `main` stops the server.
+enum Stop {
+    CtrlC,
+    TimeIsUp(Duration),
+    /// The server task ended without being asked to (it accepts until
+    /// cancelled, so only a failure ends it).
+    ServerEnded,
+}
+
+/// Looks ten times a second for a reason to stop.
+fn wait_for_stop(
+    ctrl_c: &AtomicBool,
+    run_for: Option<Duration>,
+    server: &JoinHandle<Result<(), Box<dyn Error>>>,
+) -> Result<Stop, SuspendError> {
+    let started = yieldloop::now()?;
+    loop {
+        if ctrl_c.load(Ordering::Relaxed) {
+            return Ok(Stop::CtrlC);
+        }
+        if server.is_finished() {
+            return Ok(Stop::ServerEnded);
+        }
+        let mut nap = secs(0.1);
+        if let Some(run_for) = run_for {
+            let left = run_for.saturating_sub(yieldloop::now()? - started);
+            if left.is_zero() {
+                return Ok(Stop::TimeIsUp(run_for));
+            }
+            nap = nap.min(left); // wake exactly when the time is up
+        }
+        sleep(nap)?;
+    }
+}
+// ANCHOR_END: stopping
+
+// ANCHOR: run_ab
+/// `ab`: both tasks in a scope, then lesson 03's timeline of the run.
 fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
     let timeline = trace::init_with_timeline(&clock)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
-    let a = event_loop.spawn("a", a);
-    let b = event_loop.spawn("b", b);
-    // Until nothing is left to run: both tasks have finished by then.
-    event_loop.run_forever()?;
-    if !(a.is_finished() && b.is_finished()) {
-        return Err("a task did not finish".into());
-    }
-    // The handles also carry the tasks' results; reading them, and waiting
-    // for a task from another, is lesson 07's subject.
+    // `main` starts both in a scope, which returns once both have finished,
+    // with the first error if one failed (scopes are lesson 08's; lesson 07
+    // waits for tasks one by one).
+    event_loop.run_until_complete(|| {
+        scope(|tasks| {
+            let _ = tasks.spawn("a", a);
+            let _ = tasks.spawn("b", b);
+        })
+    })??;
     timeline.print();
     Ok(())
 }
+// ANCHOR_END: run_ab
 
 /// `callbacks`: schedule them, run until nothing is left.
 fn callback_demo(clock: Clock) -> Result<(), Box<dyn Error>> {

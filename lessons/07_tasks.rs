@@ -1,8 +1,8 @@
 //! # Lesson 07 — Tasks and futures: join, gather, panics, no more callbacks
 //!
-//! Lesson 06 spawned tasks and forgot them. Here tasks are values: `spawn`
-//! returns a `JoinHandle`, `join` waits for one result, `gather` for many, in
-//! order. A task that panics does not take the loop down: the panic is
+//! Lesson 06 waited for its tasks with a scope, all at once. Here tasks are
+//! values: `spawn` returns a `JoinHandle`, `join` waits for one result,
+//! `gather` for many, in order. A task that panics does not take the loop down: the panic is
 //! caught at the task's boundary, and whoever joins it gets
 //! `TaskError::Panicked` with the task's name and message. A `Future` is a
 //! result that someone else will set; waiting on it from a task is how a
@@ -40,12 +40,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tracing::info;
+use tracing::{info, warn};
 use yieldloop::course::cli::ClockArgs;
 use yieldloop::course::trace;
 use yieldloop::{
-    gather, secs, sleep, spawn, Builder, Future, Handle, NotInTask, SuspendError, TaskError,
-    TcpListener, TcpStream,
+    gather, scope, secs, sleep, spawn, Builder, Cancelled, Future, Handle, NotInTask, SuspendError,
+    TaskError, TcpListener, TcpStream,
 };
 
 /// What the lesson's task functions return.
@@ -298,20 +298,39 @@ fn update_database(words: &BTreeSet<String>) -> Result<(), SuspendError> {
 
 // ANCHOR: server
 /// The tiny web server the fetches talk to: every page takes `delay` to
-/// "render", so the fetches must overlap to finish quickly.
-fn serve_pages(listener: TcpListener, delay: Duration) -> io::Result<()> {
-    loop {
-        match listener.accept() {
-            Ok((client, _)) => drop(spawn("page server", move || serve_page(client, delay))),
-            // Out of descriptors (EMFILE), say: a real server does not die of
-            // it. The connection stays queued, so the listener stays readable
-            // and retrying at once would spin: back off, as lesson 06 does.
-            Err(error) => {
-                tracing::warn!("accept failed: {error}; trying again in 0.1 s");
-                sleep(secs(0.1))?;
-            }
+/// "render", so the fetches must overlap to finish quickly. One task per
+/// request, each a child of a scope around the accept loop, as in
+/// lesson 06's echo server: no request outlives the server.
+fn serve_pages(listener: TcpListener, delay: Duration) -> Result<()> {
+    scope(|pages| -> io::Result<()> {
+        loop {
+            let (client, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(error) if Cancelled::is_in(&error) => return Err(error),
+                // Out of descriptors (EMFILE), say: a real server does not
+                // die of it. The connection stays queued, so the listener
+                // stays readable and retrying at once would spin: back off,
+                // as lesson 06 does.
+                Err(error) => {
+                    warn!("accept failed: {error}; trying again in 0.1 s");
+                    sleep(secs(0.1))?;
+                    continue;
+                }
+            };
+            let _ = pages.spawn("page server", move || {
+                // A failed request ends only its own task: logged here, not
+                // returned to the scope, which would cancel every other one.
+                match serve_page(client, delay) {
+                    Err(error) if !Cancelled::is_in(&error) => {
+                        warn!("{peer}: {error}");
+                        Ok(())
+                    }
+                    ended => ended,
+                }
+            });
         }
-    }
+    })??;
+    Ok(())
 }
 
 fn serve_page(client: TcpStream, delay: Duration) -> io::Result<()> {
@@ -356,7 +375,16 @@ fn run(clock: yieldloop::Clock) -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1", 0)?; // port 0: any free port
     let server = listener.local_addr()?;
     let delay = secs(0.2);
+    // ANCHOR: detached
+    // BAD EXAMPLE, kept on purpose: the one detached task of lessons 06 and 07. Nobody
+    // joins the web server, so if it fails, nobody hears (the fetches below
+    // would just wait), and when `main` returns it is still suspended in
+    // `accept`: only dropping the loop ends it. The slides' rule is "do not
+    // spawn without finalization"; lesson 08 teaches the fix: cancel the
+    // server and wait for it when the work is done (its part 2), or start
+    // both in a scope (its part 3).
     drop(event_loop.spawn("web server", move || serve_pages(listener, delay)));
+    // ANCHOR_END: detached
     event_loop.run_until_complete(move || -> Result<()> {
         spawn_join_gather()?;
         a_panicking_task()?;

@@ -98,10 +98,17 @@ fn lesson_06_echoes_upper_cased_bytes_and_logs_who_comes_and_goes() {
 fn lesson_06_ticks_with_call_later_and_stops_after_seconds() {
     let mut server = EchoServer::start(REACTOR, &["--seconds", "1.5"]);
     let mut client = server.connect();
+    let name = peer_name(&client);
     assert_eq!(round_trip(&mut client, b"hi"), b"HI");
     server.assert_exits_cleanly("1.5 s are up: stopping", client);
     let log = server.log();
     assert!(log.iter().any(|l| l.ends_with(" tick 1")), "{log:?}");
+    // The server's scope cancelled the connected client and waited for it
+    // before `main` went on: the client ended first, not with the loop's drop.
+    let ends = |text: String| log.iter().position(|l| l.ends_with(&text));
+    let client_ended = ends(format!("{name} disconnected: the server is stopping"));
+    let stopping = ends("1.5 s are up: stopping".to_string());
+    assert!(client_ended.is_some() && client_ended > stopping, "{log:?}");
 }
 
 #[test]
@@ -112,6 +119,23 @@ fn lesson_06_stops_cleanly_on_ctrl_c() {
 #[test]
 fn a_peer_that_resets_mid_message_does_not_hurt_the_server() {
     start().assert_survives_a_reset_mid_message();
+}
+
+/// The clients are children of one scope, where a child's error would
+/// cancel its siblings: a reset must be handled inside its own client task.
+#[test]
+fn a_peer_that_resets_does_not_cancel_the_other_clients() {
+    let server = start();
+    let mut before = server.connect();
+    let name = peer_name(&before);
+    assert_eq!(round_trip(&mut before, b"before"), b"BEFORE");
+    server.assert_survives_a_reset_mid_message();
+    // The client connected before the reset is still served...
+    assert_eq!(round_trip(&mut before, b"still here"), b"STILL HERE");
+    drop(before);
+    // ...and it ended as a peer that leaves, not as one the server stopped.
+    let line = server.wait_for_line(&format!("{name} disconnected"));
+    assert!(line.ends_with(&format!("{name} disconnected")), "{line}");
 }
 
 #[test]
@@ -284,7 +308,7 @@ fn lesson_06_costs_shows_what_stackful_coroutines_cost() {
             "alice -> bob: paid 80",
             "audit: alice has sufficient funds for 80",
             "alice -> carol: paid 80",
-            "balances: {\"alice\": -60, \"bob\": 80, \"carol\": 80} (both finished: true)",
+            "balances: {\"alice\": -60, \"bob\": 80, \"carol\": 80}",
         ],
         "{out}"
     );
@@ -336,4 +360,43 @@ fn lesson_06_costs_shows_what_stackful_coroutines_cost() {
         out.contains("task \"second visit\" panicked: ") && out.contains(" visits counted: 1\n"),
         "{out}"
     );
+}
+
+/// "Do not spawn without finalization": lessons 06 and 07 wait for every
+/// task they start (a scope, a join, gather), except one detached spawn kept
+/// as the bad example, labelled in the code and in its chapter, which links
+/// to lesson 08 where the fix is taught.
+#[test]
+fn lessons_06_and_07_detach_exactly_one_task_the_labelled_bad_example() {
+    let mut detached = Vec::new();
+    for file in ["lessons/06_reactor.rs", "lessons/07_tasks.rs"] {
+        let source = std::fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        for (at, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let unnamed = code.trim_start().strip_prefix("let _ = ");
+            let thrown_away = unnamed.is_some_and(|rest| {
+                ["spawn(", "event_loop.spawn(", "handle.spawn("]
+                    .iter()
+                    .any(|call| rest.starts_with(call))
+            });
+            if thrown_away || (code.contains("drop(") && code.contains("spawn(")) {
+                let comment_above = lines[..at]
+                    .iter()
+                    .rev()
+                    .take_while(|l| l.trim_start().starts_with("//"))
+                    .any(|l| l.contains("BAD EXAMPLE"));
+                detached.push((file, line.trim().to_string(), comment_above));
+            }
+        }
+    }
+    assert_eq!(detached.len(), 1, "{detached:?}");
+    let (file, line, labelled) = &detached[0];
+    assert!(labelled, "{file}: `{line}` needs a BAD EXAMPLE comment");
+    let chapter = std::fs::read_to_string("docs/src/lesson-07-tasks.md").unwrap();
+    assert!(chapter.contains("{{#include ../../lessons/07_tasks.rs:detached}}"));
+    let section = &chapter[chapter
+        .find("### The bad example")
+        .expect("a bad-example section")..];
+    assert!(section.contains("(lesson-08-cancel.md)"), "{section}");
 }
