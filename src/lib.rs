@@ -13,6 +13,7 @@
 //! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation |
+//! | [`sync`]         | 09      | between tasks: `Lock`, `Event`, `Semaphore`, `Condition`, `Queue` |
 //! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
 //!
 //! What a lesson or a learner's program calls is re-exported here at the
@@ -26,6 +27,7 @@ pub mod course;
 pub mod generators;
 pub mod reactor;
 pub mod select;
+pub mod sync;
 
 pub use clock::Clock;
 pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
@@ -36,3 +38,9 @@ pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
 pub use reactor::scope::{scope, Scope};
 pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
 pub use reactor::tcp::{TcpListener, TcpStream};
+pub use sync::condition::Condition;
+pub use sync::event::Event;
+pub use sync::lock::{Lock, LockGuard};
+pub use sync::queue::{LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
+pub use sync::semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit, TooManyReleases};
+pub use sync::waiters::{SyncError, WouldBlock};
