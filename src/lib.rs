@@ -41,6 +41,8 @@ pub use reactor::tcp::{TcpListener, TcpStream};
 pub use sync::condition::Condition;
 pub use sync::event::Event;
 pub use sync::lock::{Lock, LockGuard};
-pub use sync::queue::{LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
+pub use sync::queue::{
+    LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueOf, TaskDoneTooOften,
+};
 pub use sync::semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit, TooManyReleases};
 pub use sync::waiters::{SyncError, WouldBlock};

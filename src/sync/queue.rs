@@ -183,35 +183,103 @@ impl<T, S: Store<T>> QueueState<T, S> {
     }
 }
 
-/// A queue between tasks of one loop (asyncio: `asyncio.Queue`), first in
-/// first out. Clones are handles to the same queue. [`PriorityQueue`] and
-/// [`LifoQueue`] are the same type with another [`Store`].
-///
-/// ```
-/// # use yieldloop::{spawn, Builder, Clock, Queue};
-/// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build().unwrap();
-/// let got = event_loop.run_until_complete(|| {
-///     let queue = Queue::named(2, "jobs"); // bounded: put waits while 2 are queued
-///     let consumer = spawn("consumer", {
-///         let queue = queue.clone();
-///         move || (0..3).map(|_| queue.get().unwrap()).collect::<Vec<i32>>()
-///     });
-///     for job in 1..=3 { queue.put(job).unwrap(); } // the third waits for a get
-///     consumer.join().unwrap()
-/// }).unwrap();
-/// assert_eq!(got, [1, 2, 3]);
-/// ```
-pub struct Queue<T, S: Store<T> = Fifo<T>> {
+/// The queue itself, for any [`Store`]: [`Queue`], [`PriorityQueue`] and
+/// [`LifoQueue`] are this with their store, and reach its methods through
+/// `Deref`. Clones are handles to the same queue.
+pub struct QueueOf<T, S: Store<T>> {
     state: Rc<QueueState<T, S>>,
 }
 
-/// A queue that hands out the smallest item first (asyncio:
-/// `asyncio.PriorityQueue`).
-pub type PriorityQueue<T> = Queue<T, Priority<T>>;
+/// Defines one public queue type: a handle to a [`QueueOf`] with its store,
+/// so that `Queue::new(2)` needs no type annotation for the store.
+macro_rules! queue_type {
+    ($(#[$doc:meta])* $name:ident, $store:ident $(, $bound:path)?) => {
+        $(#[$doc])*
+        pub struct $name<T $(: $bound)?>(QueueOf<T, $store<T>>);
 
-/// A queue that hands out the newest item first (asyncio:
-/// `asyncio.LifoQueue`).
-pub type LifoQueue<T> = Queue<T, Lifo<T>>;
+        impl<T $(: $bound)?> $name<T> {
+            /// A queue holding at most `maxsize` items; `0` means unbounded,
+            /// as in asyncio.
+            pub fn new(maxsize: usize) -> Self {
+                $name(QueueOf::with_label(maxsize, None))
+            }
+
+            /// The same, with a name for the trace (`Queue "jobs"`).
+            pub fn named(maxsize: usize, name: impl Into<Cow<'static, str>>) -> Self {
+                $name(QueueOf::with_label(maxsize, Some(name.into())))
+            }
+
+            /// An unbounded queue: `put` never waits.
+            pub fn unbounded() -> Self {
+                $name::new(0)
+            }
+        }
+
+        impl<T $(: $bound)?> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name(self.0.clone())
+            }
+        }
+
+        impl<T $(: $bound)?> std::ops::Deref for $name<T> {
+            type Target = QueueOf<T, $store<T>>;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl<T $(: $bound)?> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+queue_type!(
+    /// A first-in first-out queue between tasks of one loop (asyncio:
+    /// `asyncio.Queue`). Clones are handles to the same queue; the methods
+    /// are [`QueueOf`]'s.
+    ///
+    /// ```
+    /// # use yieldloop::{spawn, Builder, Clock, Queue};
+    /// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build().unwrap();
+    /// let got = event_loop.run_until_complete(|| {
+    ///     let queue = Queue::named(2, "jobs"); // bounded: put waits while 2 are queued
+    ///     let consumer = spawn("consumer", {
+    ///         let queue = queue.clone();
+    ///         move || (0..3).map(|_| queue.get().unwrap()).collect::<Vec<i32>>()
+    ///     });
+    ///     for job in 1..=3 { queue.put(job).unwrap(); } // the third waits for a get
+    ///     consumer.join().unwrap()
+    /// }).unwrap();
+    /// assert_eq!(got, [1, 2, 3]);
+    /// ```
+    Queue,
+    Fifo
+);
+
+queue_type!(
+    /// A queue that hands out the smallest item first (asyncio:
+    /// `asyncio.PriorityQueue`; put `(priority, item)` tuples).
+    ///
+    /// ```
+    /// # use yieldloop::PriorityQueue;
+    /// let queue = PriorityQueue::new(0);
+    /// for n in [3, 1, 2] { queue.put_nowait(n).unwrap(); }
+    /// assert_eq!(queue.get_nowait(), Ok(1));
+    /// ```
+    PriorityQueue,
+    Priority,
+    Ord
+);
+
+queue_type!(
+    /// A queue that hands out the newest item first (asyncio:
+    /// `asyncio.LifoQueue`).
+    LifoQueue,
+    Lifo
+);
 
 /// `put_nowait` on a full queue; holds the item that was not put.
 #[derive(PartialEq, Eq)]
@@ -255,33 +323,17 @@ impl fmt::Display for TaskDoneTooOften {
 
 impl Error for TaskDoneTooOften {}
 
-impl<T, S: Store<T>> Clone for Queue<T, S> {
+impl<T, S: Store<T>> Clone for QueueOf<T, S> {
     fn clone(&self) -> Self {
-        Queue {
+        QueueOf {
             state: self.state.clone(),
         }
     }
 }
 
-impl<T, S: Store<T>> Queue<T, S> {
-    /// A queue holding at most `maxsize` items; `0` means unbounded, as in
-    /// asyncio.
-    pub fn new(maxsize: usize) -> Self {
-        Queue::with_label(maxsize, None)
-    }
-
-    /// The same, with a name for the trace (`Queue "jobs"`).
-    pub fn named(maxsize: usize, name: impl Into<Cow<'static, str>>) -> Self {
-        Queue::with_label(maxsize, Some(name.into()))
-    }
-
-    /// An unbounded queue: `put` never waits.
-    pub fn unbounded() -> Self {
-        Queue::new(0)
-    }
-
+impl<T, S: Store<T>> QueueOf<T, S> {
     fn with_label(maxsize: usize, name: Option<Cow<'static, str>>) -> Self {
-        Queue {
+        QueueOf {
             state: Rc::new(QueueState {
                 label: Label::new(S::KIND, name),
                 maxsize,
@@ -431,7 +483,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 }
 
-impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
+impl<T, S: Store<T>> fmt::Debug for QueueOf<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(S::KIND)
             .field("label", &self.state.label.to_string())
