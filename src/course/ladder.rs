@@ -90,6 +90,13 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/08_cancel.rs",
         chapter: "lesson-08-cancel.md",
     },
+    Lesson {
+        bin: "09-sync",
+        title: "Synchronisation between tasks",
+        summary: "the transfer race and its Lock, a bounded Queue with join, a Semaphore bounding jobs",
+        source: "lessons/09_sync.rs",
+        chapter: "lesson-09-sync.md",
+    },
 ];
 
 /// The ladder as a Markdown table. Chapter links start with `link_prefix`:
