@@ -129,7 +129,11 @@ fn two_transfers(held: bool) -> Result {
         task.join()??;
     }
     let (a, b) = (alice.balance.get(), bob.balance.get());
-    let verdict = if a < 0 { "alice is overdrawn!" } else { "they add up" };
+    let verdict = if a < 0 {
+        "alice is overdrawn!"
+    } else {
+        "they add up"
+    };
     info!("balances: alice {a}, bob {b}, total {}: {verdict}", a + b);
     Ok(())
 }

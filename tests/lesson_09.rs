@@ -17,15 +17,30 @@ fn lesson_09_prints_each_parts_story_at_exact_times() {
         expected(&[
             (0, "part 1: two transfers of 80 from alice's 100, no lock"),
             (0, "t1 check: alice has 100, needs 80"),
-            (0, "t1 log: transfer 80 from alice (waits for the log server)"),
+            (
+                0,
+                "t1 log: transfer 80 from alice (waits for the log server)"
+            ),
             (0, "t2 check: alice has 100, needs 80"),
-            (0, "t2 log: transfer 80 from alice (waits for the log server)"),
+            (
+                0,
+                "t2 log: transfer 80 from alice (waits for the log server)"
+            ),
             (100, "t1 withdrew 80: alice 20, bob 80"),
             (100, "t2 withdrew 80: alice -60, bob 160"),
-            (100, "balances: alice -60, bob 160, total 100: alice is overdrawn!"),
-            (100, "part 2: the same, holding alice's lock around each transfer"),
+            (
+                100,
+                "balances: alice -60, bob 160, total 100: alice is overdrawn!"
+            ),
+            (
+                100,
+                "part 2: the same, holding alice's lock around each transfer"
+            ),
             (100, "t1 check: alice has 100, needs 80"),
-            (100, "t1 log: transfer 80 from alice (waits for the log server)"),
+            (
+                100,
+                "t1 log: transfer 80 from alice (waits for the log server)"
+            ),
             (100, "t2 waits for alice's lock"),
             (200, "t1 withdrew 80: alice 20, bob 80"),
             (200, "t2 check: alice has 20, needs 80"),
@@ -45,13 +60,19 @@ fn lesson_09_prints_each_parts_story_at_exact_times() {
             (800, "consumer finished job 2"),
             (800, "consumer got job 3"),
             (800, "producer put job 5"),
-            (800, "producer: all put; join waits until every job is finished"),
+            (
+                800,
+                "producer: all put; join waits until every job is finished"
+            ),
             (1100, "consumer finished job 3"),
             (1100, "consumer got job 4"),
             (1400, "consumer finished job 4"),
             (1400, "consumer got job 5"),
             (1700, "consumer finished job 5"),
-            (1700, "producer: every job finished; cancelling the idle consumer"),
+            (
+                1700,
+                "producer: every job finished; cancelling the idle consumer"
+            ),
             (1700, "part 4: five one-second jobs, two at a time"),
             (1700, "job1 start"),
             (1700, "job2 start"),

@@ -145,10 +145,7 @@ fn a_lock_is_released_when_its_holder_is_cancelled_or_panics() {
             assert!(lock.locked());
             holder.cancel();
             assert!(cancelled(&holder.join()));
-            assert!(matches!(
-                panicker.join(),
-                Err(TaskError::Panicked { .. })
-            ));
+            assert!(matches!(panicker.join(), Err(TaskError::Panicked { .. })));
             assert!(!lock.locked(), "the unwinding guard released it");
         })
         .expect("the main task ends");
@@ -166,7 +163,9 @@ fn waiting_outside_a_task_is_an_error_not_a_hang() {
     queue.put(1).expect("room, no wait");
     assert!(matches!(queue.put(2), Err(SyncError::NotInTask(_))));
     let error = Event::new().wait().expect_err("not set, no task");
-    assert!(error.to_string().contains("Event::wait was called outside a task"));
+    assert!(error
+        .to_string()
+        .contains("Event::wait was called outside a task"));
 }
 
 // ---------------------------------------------------------------- Event
@@ -528,7 +527,8 @@ fn an_item_handed_to_a_getter_cancelled_before_it_ran_is_not_lost() {
             // Alone: the item stays queued.
             let d = getter(&queue);
             yield_now().expect("d waits");
-            queue.put(2).expect("unbounded");
+            queue.put(2).expect("unbounded"); // reserved for d, the only getter
+            assert_eq!(queue.get_nowait(), Err(QueueEmpty), "nobody barges in");
             d.cancel();
             assert!(cancelled(&d.join()));
             assert_eq!(queue.qsize(), 1);
@@ -575,6 +575,14 @@ fn a_slot_handed_to_a_putter_cancelled_before_it_ran_goes_to_the_next() {
             c.join().expect("c ran").expect("c put");
             assert_eq!(queue.get_nowait(), Ok(2));
             assert_eq!(queue.qsize(), 0);
+            // A lone putter's reserved slot is not taken by put_nowait either.
+            queue.put(3).expect("room");
+            let d = putter(4);
+            yield_now().expect("d waits");
+            assert_eq!(queue.get_nowait(), Ok(3)); // the slot goes to d
+            assert_eq!(queue.put_nowait(9), Err(QueueFull(9)), "reserved for d");
+            d.join().expect("d ran").expect("d put");
+            assert_eq!(queue.get_nowait(), Ok(4));
         })
         .expect("the main task ends");
 }
@@ -587,7 +595,10 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(bytes);
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -620,8 +631,7 @@ fn a_waiting_task_is_named_in_a_debug_event_with_the_primitive() {
             })
             .expect("the main task ends");
     });
-    let text = String::from_utf8(captured.0.lock().expect("not poisoned").clone())
-        .expect("UTF-8");
+    let text = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8");
     let line = text
         .lines()
         .find(|line| line.contains("waits on"))

@@ -144,7 +144,11 @@ pub struct WouldBlock {
 
 impl fmt::Display for WouldBlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is not free now: taking it would have to wait", self.primitive)
+        write!(
+            f,
+            "{} is not free now: taking it would have to wait",
+            self.primitive
+        )
     }
 }
 
