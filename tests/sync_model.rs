@@ -53,6 +53,16 @@ impl Dice {
     }
 }
 
+/// Lets every task that can run, run: yields until any chain of wake-ups
+/// (a release waking a task whose release wakes another…) of up to
+/// `tasks` links has played out. The virtual clock does not move while the
+/// caller is ready, so nobody's timer fires meanwhile.
+fn settle(tasks: usize) {
+    for _ in 0..tasks + 2 {
+        let _ = yield_now();
+    }
+}
+
 // ---------------------------------------------------------------- the model
 
 /// One step the main task takes.
@@ -105,7 +115,10 @@ fn replay(seen: &[Seen], capacity: usize) -> Result<VecDeque<u32>, String> {
             Seen::In(item) => {
                 model.push_back(item);
                 if capacity != 0 && model.len() > capacity {
-                    return Err(format!("step {step}: {} items in a queue of {capacity}", model.len()));
+                    return Err(format!(
+                        "step {step}: {} items in a queue of {capacity}",
+                        model.len()
+                    ));
                 }
             }
             Seen::Out(item) => match model.pop_front() {
@@ -132,8 +145,11 @@ fn run_queue_script(capacity: usize, script: Vec<Op>) -> Result<(), String> {
                     tasks.push(spawn("producer", move || {
                         let put = match op {
                             Op::PutWithin(ms) => {
-                                wait_for(Duration::from_millis(ms), || queue.put(item))
-                                    .unwrap_or(Err(SyncError::Closed { primitive: "timeout".into() }))
+                                wait_for(Duration::from_millis(ms), || queue.put(item)).unwrap_or(
+                                    Err(SyncError::Closed {
+                                        primitive: "timeout".into(),
+                                    }),
+                                )
                             }
                             _ => queue.put(item),
                         };
@@ -173,11 +189,27 @@ fn run_queue_script(capacity: usize, script: Vec<Op>) -> Result<(), String> {
                     }
                 }
                 Op::Pause(0) => yield_now().map_err(|e| e.to_string())?,
-                Op::Pause(ms) => sleep(Duration::from_millis(ms)).map_err(|e| e.to_string())?,
+                Op::Pause(ms) => {
+                    sleep(Duration::from_millis(ms)).map_err(|e| e.to_string())?;
+                    // Quiet now: nobody may wait for what is there to take.
+                    settle(tasks.len());
+                    let (size, getters, putters) =
+                        (queue.qsize(), queue.getter_count(), queue.putter_count());
+                    if getters > 0 && size > 0 {
+                        return Err(format!("{getters} getters wait beside {size} items"));
+                    }
+                    if putters > 0 && size < capacity {
+                        return Err(format!("{putters} putters wait, {size} of {capacity} used"));
+                    }
+                }
             }
             let model = replay(&seen.borrow(), capacity)?;
             if queue.qsize() != model.len() {
-                return Err(format!("qsize {} but the model holds {:?}", queue.qsize(), model));
+                return Err(format!(
+                    "qsize {} but the model holds {:?}",
+                    queue.qsize(),
+                    model
+                ));
             }
         }
         // The end: stop whoever still waits, then drain what is left.
@@ -190,7 +222,9 @@ fn run_queue_script(capacity: usize, script: Vec<Op>) -> Result<(), String> {
         let mut left = replay(&seen.borrow(), capacity)?;
         while let Ok(item) = queue.get_nowait() {
             if left.pop_front() != Some(item) {
-                return Err(format!("drained {item} out of order; the model holds {left:?}"));
+                return Err(format!(
+                    "drained {item} out of order; the model holds {left:?}"
+                ));
             }
         }
         if !left.is_empty() {
@@ -218,22 +252,28 @@ proptest! {
 
 // ---------------------------------------------------------------- lost wake-ups
 
-/// Spawns `count` workers running `work(n)`, plus a chaos task that
-/// cancels random workers if `chaos` is set; joins them all. Returns the
-/// number that finished without being cancelled.
+/// Spawns `count` workers running `work(n)`. Meanwhile, at random moments
+/// (on a 5 ms grid, so that they often coincide with the workers' own),
+/// lets the loop settle and runs `quiet_check` (a lost wake-up shows as a
+/// waiter beside what it waits for), and cancels a random worker if `chaos`
+/// is set. Then joins them all; returns how many finished uncancelled.
 fn crowd(
     dice: &Rc<Dice>,
     count: usize,
     chaos: bool,
+    quiet_check: impl Fn(),
     work: impl Fn(usize) -> Box<dyn FnOnce() -> Result<(), SyncError>>,
 ) -> usize {
-    let workers: Vec<JoinHandle<Result<(), SyncError>>> =
-        (0..count).map(|n| spawn(format!("worker{n}"), work(n))).collect();
-    if chaos {
-        for _ in 0..count / 3 {
-            let _ = sleep(dice.pause(20));
+    let workers: Vec<JoinHandle<Result<(), SyncError>>> = (0..count)
+        .map(|n| spawn(format!("worker{n}"), work(n)))
+        .collect();
+    for _ in 0..count / 2 {
+        let _ = sleep(Duration::from_millis(5 * dice.below(4)));
+        if chaos {
             workers[dice.below(count as u64) as usize].cancel();
         }
+        settle(3 * count);
+        quiet_check();
     }
     workers
         .into_iter()
@@ -267,7 +307,13 @@ fn lock_crowd(seed: u64) -> Result<(), String> {
         let dice = Dice::new(seed);
         let lock = Lock::named("crowd");
         let inside = Rc::new(Cell::new(0));
-        crowd(&dice, 12, true, |_| {
+        let check = || {
+            assert!(
+                lock.locked() || lock.waiter_count() == 0,
+                "waiters on a free lock"
+            );
+        };
+        crowd(&dice, 12, true, check, |_| {
             let (dice, lock, inside) = (dice.clone(), lock.clone(), inside.clone());
             Box::new(move || {
                 for _ in 0..4 {
@@ -279,7 +325,9 @@ fn lock_crowd(seed: u64) -> Result<(), String> {
                     assert_eq!(inside.get(), 1, "two tasks inside the lock");
                     let held = sleep(dice.pause(10));
                     inside.set(inside.get() - 1);
-                    held.map_err(|e| SyncError::Closed { primitive: e.to_string() })?;
+                    held.map_err(|e| SyncError::Closed {
+                        primitive: e.to_string(),
+                    })?;
                 }
                 Ok(())
             })
@@ -294,7 +342,13 @@ fn semaphore_crowd(seed: u64) -> Result<(), String> {
         let dice = Dice::new(seed);
         let slots = Semaphore::named(3, "crowd");
         let inside = Rc::new(Cell::new(0));
-        crowd(&dice, 12, true, |_| {
+        let check = || {
+            assert!(
+                slots.value() == 0 || slots.waiter_count() == 0,
+                "waiters beside permits"
+            );
+        };
+        crowd(&dice, 12, true, check, |_| {
             let (dice, slots, inside) = (dice.clone(), slots.clone(), inside.clone());
             Box::new(move || {
                 for _ in 0..4 {
@@ -306,7 +360,9 @@ fn semaphore_crowd(seed: u64) -> Result<(), String> {
                     assert!(inside.get() <= 3, "more tasks than permits");
                     let held = sleep(dice.pause(10));
                     inside.set(inside.get() - 1);
-                    held.map_err(|e| SyncError::Closed { primitive: e.to_string() })?;
+                    held.map_err(|e| SyncError::Closed {
+                        primitive: e.to_string(),
+                    })?;
                 }
                 Ok(())
             })
@@ -333,7 +389,13 @@ fn event_crowd(seed: u64) -> Result<(), String> {
                 event.set(); // for good: every waiter can now proceed
             }
         });
-        crowd(&dice, 10, true, |_| {
+        let check = || {
+            assert!(
+                !event.is_set() || event.waiter_count() == 0,
+                "waiters on a set event"
+            );
+        };
+        crowd(&dice, 10, true, check, |_| {
             let (dice, event) = (dice.clone(), event.clone());
             Box::new(move || {
                 for _ in 0..3 {
@@ -362,7 +424,7 @@ fn condition_crowd(seed: u64) -> Result<(), String> {
                 let (dice, cond, stock) = (dice.clone(), cond.clone(), stock.clone());
                 spawn("seller", move || {
                     for _ in 0..(BUYERS as u32 * EACH / 3) {
-                        let _ = sleep(dice.pause(10));
+                        let _ = sleep(Duration::from_millis(5 * dice.below(4)));
                         let guard = cond.acquire()?;
                         stock.set(stock.get() + 1);
                         cond.notify(1);
@@ -372,7 +434,15 @@ fn condition_crowd(seed: u64) -> Result<(), String> {
                 })
             })
             .collect();
-        let served = crowd(&dice, BUYERS, false, |_| {
+        // Every unit of stock was announced with a notify: a buyer waiting
+        // beside stock missed its notification.
+        let check = || {
+            assert!(
+                stock.get() == 0 || cond.waiter_count() == 0,
+                "a buyer waits beside stock"
+            );
+        };
+        crowd(&dice, BUYERS, true, check, |_| {
             let (dice, cond, stock) = (dice.clone(), cond.clone(), stock.clone());
             Box::new(move || {
                 let mut bought = 0;
@@ -397,8 +467,8 @@ fn condition_crowd(seed: u64) -> Result<(), String> {
         for seller in sellers {
             let _ = seller.join();
         }
-        assert_eq!(served, BUYERS);
-        assert_eq!(stock.get(), 0);
+        settle(3 * BUYERS);
+        check();
     })
 }
 
@@ -423,7 +493,18 @@ fn queue_crowd(seed: u64) -> Result<(), String> {
                 })
             })
             .collect();
-        let got = crowd(&dice, 4, false, |_| {
+        let check = || {
+            let size = queue.qsize();
+            assert!(
+                size == 0 || queue.getter_count() == 0,
+                "getters wait beside items"
+            );
+            assert!(
+                size == 2 || queue.putter_count() == 0,
+                "putters wait beside room"
+            );
+        };
+        let got = crowd(&dice, 4, false, check, |_| {
             let (dice, queue) = (dice.clone(), queue.clone());
             Box::new(move || {
                 let mut got = 0;
