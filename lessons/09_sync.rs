@@ -15,6 +15,7 @@
 //! ```text
 //! cargo run --bin 09-sync              # real time: about 5 s
 //! cargo run --bin 09-sync -- --virtual # virtual time: instant, exact times
+//! cargo run --bin 09-sync -- race --virtual   # one part: race, lock, queue, semaphore
 //! RUST_LOG=info,yieldloop::sync=debug cargo run --bin 09-sync -- --virtual
 //!                                      # also: who waits on which primitive
 //! ```
@@ -34,7 +35,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use tracing::info;
 use yieldloop::course::cli::ClockArgs;
 use yieldloop::course::timeline::Timeline;
@@ -203,32 +204,65 @@ fn bounded_jobs(timeline: &Timeline) -> Result {
 /// Lesson 09: the transfer race, a lock, a bounded queue, a semaphore.
 #[derive(Parser)]
 struct Args {
+    /// Run only this part (all four if not given).
+    #[arg(value_enum)]
+    part: Option<Part>,
     #[command(flatten)]
     clock: ClockArgs,
 }
 
+/// The lesson's four parts.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    /// Part 1: two transfers race past the balance check.
+    Race,
+    /// Part 2: the account's lock held around each transfer.
+    Lock,
+    /// Part 3: producer and consumer over a bounded queue.
+    Queue,
+    /// Part 4: a semaphore runs five one-second jobs two at a time.
+    Semaphore,
+}
+
 // ANCHOR: main
 fn main() -> ExitCode {
-    let clock = Args::parse().clock.clock();
-    if let Err(error) = run(clock) {
+    let args = Args::parse();
+    let parts = match args.part {
+        Some(part) => vec![part],
+        None => vec![Part::Race, Part::Lock, Part::Queue, Part::Semaphore],
+    };
+    if let Err(error) = run(args.clock.clock(), parts) {
         eprintln!("09-sync: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: Clock) -> Result {
+fn run(clock: Clock, parts: Vec<Part>) -> Result {
     let timeline = trace::init_with_timeline(&clock)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     event_loop.run_until_complete(move || -> Result {
-        info!("part 1: two transfers of 80 from alice's 100, no lock");
-        two_transfers(false)?;
-        info!("part 2: the same, holding alice's lock around each transfer");
-        two_transfers(true)?;
-        info!("part 3: a producer and a consumer over a queue of two");
-        producer_consumer()?;
-        info!("part 4: five one-second jobs, two at a time");
-        bounded_jobs(&timeline)
+        for part in parts {
+            match part {
+                Part::Race => {
+                    info!("part 1: two transfers of 80 from alice's 100, no lock");
+                    two_transfers(false)?;
+                }
+                Part::Lock => {
+                    info!("part 2: the same, holding alice's lock around each transfer");
+                    two_transfers(true)?;
+                }
+                Part::Queue => {
+                    info!("part 3: a producer and a consumer over a queue of two");
+                    producer_consumer()?;
+                }
+                Part::Semaphore => {
+                    info!("part 4: five one-second jobs, two at a time");
+                    bounded_jobs(&timeline)?;
+                }
+            }
+        }
+        Ok(())
     })??;
     Ok(())
 }

@@ -118,4 +118,27 @@ fn lesson_09_explains_its_flags() {
     let out = stdout(&run_bin(SYNC, &["--help"]));
     assert!(out.contains("--virtual"), "{out}");
     assert!(out.contains("transfer race"), "{out}");
+    for part in ["race", "lock", "queue", "semaphore"] {
+        assert!(out.contains(part), "{out}");
+    }
+}
+
+#[test]
+fn lesson_09_runs_one_part_alone_from_time_zero() {
+    let out = stdout(&run_bin(SYNC, &["semaphore", "--virtual"]));
+    let ends: Vec<(std::time::Duration, String)> = trace(&out)
+        .into_iter()
+        .filter(|(_, line)| line.contains(" end"))
+        .collect();
+    assert_eq!(
+        ends,
+        expected(&[
+            (1000, "job1 end, 1.0 s after part 4 began"),
+            (1000, "job2 end, 1.0 s after part 4 began"),
+            (2000, "job3 end, 2.0 s after part 4 began"),
+            (2000, "job4 end, 2.0 s after part 4 began"),
+            (3000, "job5 end, 3.0 s after part 4 began"),
+        ])
+    );
+    assert!(!out.contains("part 1"), "{out}");
 }
