@@ -13,9 +13,11 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use yieldloop::{spawn, yield_now, EventLoop, Lock, Queue};
+use yieldloop::{spawn, yield_now, Lock, Queue};
 
+use crate::micro::tokio_runtime;
 use crate::python;
+use crate::reactor::on_a_fresh_loop;
 
 /// The queue bound all three runtimes use.
 const BOUND: usize = 64;
@@ -56,14 +58,6 @@ print(asyncio.run({"lock": lock, "queue": queue}[mode](n)))
 /// asyncio's figure for `mode` (`lock` or `queue`), ns per op.
 pub fn asyncio_ns(mode: &str, n: u64) -> Result<f64, String> {
     python::parse_ns(&python::run_script(SCRIPT, mode, n)?)
-}
-
-/// Runs `work` as the `main` task of a fresh loop.
-fn on_a_fresh_loop<T: 'static>(work: impl FnOnce() -> T + 'static) -> Result<T, String> {
-    let mut event_loop = EventLoop::new().map_err(|e| format!("EventLoop::new: {e}"))?;
-    event_loop
-        .run_until_complete(work)
-        .map_err(|e| e.to_string())
 }
 
 /// Two yieldloop tasks, `n / 2` turns each: lock, yield, unlock.
@@ -116,13 +110,6 @@ pub fn yieldloop_queue(n: u64) -> Result<Duration, String> {
         p.and(c).map_err(|e| e.to_string())??;
         Ok(elapsed)
     })?
-}
-
-fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current_thread runtime builds")
 }
 
 /// Two tokio tasks, `n / 2` turns each on a `tokio::sync::Mutex`.
