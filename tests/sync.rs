@@ -336,8 +336,9 @@ fn notify_wakes_waiters_first_come_first_served() {
                 .map(|name| {
                     let (cond, log) = (cond.clone(), log.clone());
                     spawn(name, move || {
-                        let guard = cond.acquire().expect("lock");
-                        let _guard = cond.wait(guard).expect("notified");
+                        let _guard = cond.acquire().expect("lock");
+                        cond.wait().expect("notified");
+                        assert!(cond.locked(), "wait took the lock back");
                         log.note(format!("{name} woke"));
                     })
                 })
@@ -373,8 +374,8 @@ fn wait_for_a_predicate_and_a_notification_passed_on_past_a_cancelled_waiter() {
             let buyer = |cond: &Condition| {
                 let (cond, stock) = (cond.clone(), stock.clone());
                 spawn("buyer", move || -> Result<(), SyncError> {
-                    let guard = cond.acquire()?;
-                    let _guard = cond.wait_for(guard, || stock.get() > 0)?;
+                    let _guard = cond.acquire()?;
+                    cond.wait_for(|| stock.get() > 0)?;
                     stock.set(stock.get() - 1);
                     Ok(())
                 })
@@ -389,10 +390,49 @@ fn wait_for_a_predicate_and_a_notification_passed_on_past_a_cancelled_waiter() {
             assert!(cancelled(&b.join()));
             c.join().expect("c ran").expect("c bought");
             assert_eq!(stock.get(), 0);
-            let other = Lock::new().try_lock().expect("free");
-            assert!(matches!(cond.wait(other), Err(SyncError::WrongLock { .. })));
+            assert!(
+                matches!(cond.wait(), Err(SyncError::NotLocked { .. })),
+                "waiting without the lock is refused"
+            );
         })
         .expect("the main task ends");
+}
+
+#[test]
+fn a_cancelled_condition_wait_takes_the_lock_back_before_it_returns() {
+    let (mut event_loop, _watchdog) = virtual_loop();
+    let log = Log::default();
+    let seen = log.clone();
+    event_loop
+        .run_until_complete(move || {
+            let cond = Condition::with_lock(Lock::named("shared"));
+            let waiter = spawn("waiter", {
+                let (cond, log) = (cond.clone(), log.clone());
+                move || -> Result<(), SyncError> {
+                    let _guard = cond.acquire()?;
+                    let waited = cond.wait();
+                    log.note(format!("waiter back, lock held: {}", cond.locked()));
+                    waited
+                }
+            });
+            yield_now().expect("it waits, the lock free");
+            let guard = cond.acquire().expect("free while it waits");
+            waiter.cancel();
+            sleep(secs(1.0)).expect("sleeps"); // the waiter waits for the lock
+            log.note("main releases");
+            drop(guard);
+            assert!(cancelled(&waiter.join()));
+            assert!(!cond.locked(), "the waiter's guard released it");
+            assert_eq!(cond.waiter_count(), 0);
+        })
+        .expect("the main task ends");
+    assert_eq!(
+        seen.take(),
+        at(&[
+            (1000, "main releases"),
+            (1000, "waiter back, lock held: true")
+        ])
+    );
 }
 
 // ---------------------------------------------------------------- Queue

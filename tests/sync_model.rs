@@ -447,16 +447,15 @@ fn condition_crowd(seed: u64) -> Result<(), String> {
             Box::new(move || {
                 let mut bought = 0;
                 while bought < EACH {
-                    let guard = cond.acquire()?;
+                    let _guard = cond.acquire()?;
                     // A timeout gives up this wait (and passes on any
                     // notification it was given); try again.
                     let waited = match dice.below(3) {
-                        0 => wait_for(dice.pause(15), || cond.wait_for(guard, || stock.get() > 0))
-                            .ok(),
-                        _ => Some(cond.wait_for(guard, || stock.get() > 0)),
+                        0 => wait_for(dice.pause(15), || cond.wait_for(|| stock.get() > 0)).ok(),
+                        _ => Some(cond.wait_for(|| stock.get() > 0)),
                     };
-                    if let Some(guard) = waited {
-                        let _guard = guard?;
+                    if let Some(waited) = waited {
+                        waited?;
                         stock.set(stock.get() - 1);
                         bought += 1;
                     }
