@@ -1,20 +1,28 @@
 //! `Condition`: wait, holding a lock, until another task says the state changed (asyncio's `Condition`). Introduced by lesson 09.
 //!
-//! The pattern: take the lock, check the shared state, and if it is not
-//! what you need, `wait` — which releases the lock while it waits and takes
-//! it back before it returns — then check again (`wait_for(predicate)` is
-//! that loop). A task that changes the state calls `notify(n)` or
-//! `notify_all` to wake waiters.
+//! The pattern, as in asyncio: take the lock, check the shared state, and
+//! if it is not what you need, `wait` — which releases the lock while it
+//! waits and takes it back before it returns — then check again
+//! (`wait_for(predicate)` is that loop). A task that changes the state, under
+//! the lock, calls `notify(n)` or `notify_all` to wake waiters.
 //!
-//! Here `wait` takes the [`LockGuard`] and gives it back: the type shows
-//! that the lock is let go while waiting. If the wait fails (cancelled), no
-//! guard comes back, so the caller does not hold the lock; a cancelled
-//! waiter that had already been notified passes its notification on.
+//! ```text
+//!   let _guard = cond.acquire()?;        async with cond:
+//!   cond.wait_for(|| stock.get() > 0)?;      await cond.wait_for(lambda: stock > 0)
+//!   stock.set(stock.get() - 1);              stock -= 1
+//! ```
+//!
+//! The caller keeps its [`LockGuard`] across `wait`, so `wait` must hand it
+//! a held lock again however it ends: even when the task is cancelled while
+//! it waits, `wait` first takes the lock back (waiting for it if need be,
+//! as asyncio does), then returns the error, and the guard's drop releases
+//! it. A waiter cancelled after it was notified passes its notification on.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::reactor::task::current;
 use crate::sync::lock::{Lock, LockGuard};
 use crate::sync::waiters::{Label, SyncError, WaitList};
 
@@ -36,17 +44,17 @@ struct ConditionState {
 ///     let buyer = spawn("buyer", {
 ///         let (ready, stock) = (ready.clone(), stock.clone());
 ///         move || {
-///             let guard = ready.acquire()?;
-///             let _guard = ready.wait_for(guard, || stock.get() > 0)?;
-///             stock.set(stock.get() - 1); // under the lock
+///             let _guard = ready.acquire()?;
+///             ready.wait_for(|| stock.get() > 0)?; // the lock is free while it waits
+///             stock.set(stock.get() - 1); // under the lock again
 ///             Ok::<_, yieldloop::SyncError>(())
 ///         }
 ///     });
 ///     yieldloop::yield_now().unwrap();
-///     let _guard = ready.acquire().unwrap();
+///     let guard = ready.acquire().unwrap();
 ///     stock.set(1);
 ///     ready.notify(1);
-///     drop(_guard);
+///     drop(guard);
 ///     buyer.join().unwrap().unwrap();
 ///     assert_eq!(stock.get(), 0);
 /// }).unwrap();
@@ -95,7 +103,8 @@ impl Condition {
         &self.lock
     }
 
-    /// Takes the condition's lock ([`Lock::acquire`]).
+    /// Takes the condition's lock ([`Lock::acquire`]; asyncio: `async with
+    /// cond`).
     pub fn acquire(&self) -> Result<LockGuard, SyncError> {
         self.lock.acquire()
     }
@@ -105,41 +114,60 @@ impl Condition {
         self.lock.acquire()
     }
 
+    /// Whether the condition's lock is held.
+    pub fn locked(&self) -> bool {
+        self.lock.locked()
+    }
+
     // ANCHOR: wait
-    /// Releases the lock, waits until notified, takes the lock again and
-    /// returns its guard. Errors: `guard` is not this condition's lock's;
-    /// cancelled (while waiting for the notification or for the lock; the
-    /// lock is then not held); no task to suspend.
-    pub fn wait(&self, guard: LockGuard) -> Result<LockGuard, SyncError> {
-        if !self.lock.owns(&guard) {
-            return Err(SyncError::WrongLock {
+    /// Releases the lock, waits until notified, and takes the lock back
+    /// before it returns, whatever happened: the caller's guard is valid
+    /// again either way.
+    ///
+    /// Errors: [`SyncError::NotLocked`] if the lock is not held (take it
+    /// with [`Condition::acquire`] first); [`SyncError::Cancelled`] if the
+    /// task was cancelled while it waited (the lock is held again all the
+    /// same); [`SyncError::NotInTask`] outside a task.
+    pub fn wait(&self) -> Result<(), SyncError> {
+        let task = current("Condition::wait")?;
+        if !self.lock.locked() {
+            return Err(SyncError::NotLocked {
                 condition: self.state.label.to_string(),
             });
         }
         // Released just before waiting: nothing runs in between (one thread,
-        // and dropping a guard only *queues* the next holder).
-        drop(guard);
+        // and releasing only *queues* the next holder).
+        self.lock.give_up();
         let state = &self.state;
-        state.waiters.wait(&state.label, "Condition::wait", || {
+        let notified = state.waiters.wait(&state.label, "Condition::wait", || {
             // Notified, then cancelled before it ran: the notification must
             // not be lost, so it goes to the next waiter.
             state.waiters.grant_first();
-        })?;
-        self.lock.acquire()
+        });
+        // Take the lock back even if cancelled: the caller's guard will
+        // release it. A second cancellation meanwhile is kept for the
+        // task's next suspension point rather than lost.
+        let mut again = None;
+        while let Err(error) = self.lock.take() {
+            match error {
+                SyncError::Cancelled(cancelled) => again = Some(cancelled),
+                _ => break, // cannot happen in a task, with the lock alive
+            }
+        }
+        if let Some(cancelled) = again {
+            task.control().redeliver_later(cancelled);
+        }
+        notified
     }
     // ANCHOR_END: wait
 
-    /// Waits until `predicate` is true, checking it under the lock first and
-    /// after each notification (asyncio: `wait_for`). Returns the guard.
-    pub fn wait_for(
-        &self,
-        mut guard: LockGuard,
-        mut predicate: impl FnMut() -> bool,
-    ) -> Result<LockGuard, SyncError> {
+    /// Waits until `predicate` is true, checking it first and after each
+    /// notification, always under the lock (asyncio: `wait_for`).
+    pub fn wait_for(&self, mut predicate: impl FnMut() -> bool) -> Result<(), SyncError> {
         while !predicate() {
-            guard = self.wait(guard)?;
+            self.wait()?;
         }
-        Ok(guard)
+        Ok(())
     }
 
     /// Wakes up to `n` waiting tasks, first come first served; returns how

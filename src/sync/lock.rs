@@ -107,21 +107,33 @@ impl Lock {
     /// [`SyncError::NotInTask`] if the lock is taken and there is no task
     /// to suspend.
     pub fn acquire(&self) -> Result<LockGuard, SyncError> {
-        if !self.state.locked.get() {
-            self.state.locked.set(true);
-        } else {
-            // Handed to us by `release`; if we are cancelled after that but
-            // before we run, `give_back` passes it to the next waiter.
-            let state = &self.state;
-            state
-                .waiters
-                .wait(&state.label, "Lock::acquire", || state.release())?;
-        }
+        self.take()?;
         Ok(LockGuard {
             state: self.state.clone(),
         })
     }
+
+    /// Takes the lock without a guard (for `Condition::wait`, whose caller
+    /// holds the guard).
+    pub(crate) fn take(&self) -> Result<(), SyncError> {
+        if !self.state.locked.get() {
+            self.state.locked.set(true);
+            return Ok(());
+        }
+        // Handed to us by `release`; if we are cancelled after that but
+        // before we run, `give_back` passes it to the next waiter.
+        let state = &self.state;
+        state
+            .waiters
+            .wait(&state.label, "Lock::acquire", || state.release())
+    }
     // ANCHOR_END: acquire
+
+    /// Releases the lock without its guard (for `Condition::wait`, which
+    /// takes it back before its caller's guard can release it).
+    pub(crate) fn give_up(&self) {
+        self.state.release();
+    }
 
     /// The same as [`Lock::acquire`], by Rust's `Mutex` name.
     pub fn lock(&self) -> Result<LockGuard, SyncError> {
@@ -154,11 +166,6 @@ impl Lock {
     /// The name given with [`Lock::named`], or `""`.
     pub fn name(&self) -> &str {
         self.state.label.name()
-    }
-
-    /// Whether `guard` holds this lock (and not another one).
-    pub(crate) fn owns(&self, guard: &LockGuard) -> bool {
-        Rc::ptr_eq(&self.state, &guard.state)
     }
 }
 

@@ -78,9 +78,8 @@ pub enum SyncError {
         /// The primitive, as `Lock "accounts"`.
         primitive: String,
     },
-    /// `Condition::wait` was given the guard of a lock that is not the
-    /// condition's own.
-    WrongLock {
+    /// `Condition::wait` was called without the condition's lock held.
+    NotLocked {
         /// The condition, as `Condition "ready"`.
         condition: String,
     },
@@ -94,10 +93,10 @@ impl fmt::Display for SyncError {
             SyncError::Closed { primitive } => {
                 write!(f, "{primitive} was dropped while this task waited on it")
             }
-            SyncError::WrongLock { condition } => write!(
+            SyncError::NotLocked { condition } => write!(
                 f,
-                "{condition}: wait was given the guard of another lock; pass the guard of \
-                 the lock the condition was made with"
+                "{condition}: wait needs the condition's lock held (take it with acquire \
+                 first), as asyncio's does"
             ),
         }
     }
