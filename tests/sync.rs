@@ -152,6 +152,40 @@ fn a_lock_is_released_when_its_holder_is_cancelled_or_panics() {
 }
 
 #[test]
+fn a_sync_error_carries_its_cancellation_into_task_error() {
+    let (mut event_loop, _watchdog) = virtual_loop();
+    event_loop
+        .run_until_complete(|| {
+            let lock = Lock::new();
+            let held = lock.acquire().expect("free");
+            let waiter = spawn("waiter", {
+                let lock = lock.clone();
+                move || -> Result<(), TaskError> {
+                    let _guard = lock.acquire()?;
+                    Ok(())
+                }
+            });
+            yield_now().expect("it waits");
+            waiter.cancel();
+            assert!(matches!(waiter.join(), Err(TaskError::Cancelled { .. })));
+            drop(held);
+            let cond = Condition::new();
+            let failed = spawn("unlocked", move || -> Result<(), TaskError> {
+                cond.wait()?;
+                Ok(())
+            });
+            let error = failed
+                .join()
+                .expect("it ran")
+                .expect_err("not locked")
+                .to_string();
+            assert!(error.contains("\"unlocked\" failed"), "{error}");
+            assert!(error.contains("needs the condition's lock held"), "{error}");
+        })
+        .expect("the main task ends");
+}
+
+#[test]
 fn waiting_outside_a_task_is_an_error_not_a_hang() {
     let lock = Lock::new();
     let guard = lock.try_lock().expect("free");

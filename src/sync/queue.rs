@@ -38,6 +38,9 @@ use tracing::debug;
 use crate::sync::waiters::{Label, SyncError, WaitList};
 
 /// Where a queue keeps its items: the order `get` takes them in.
+///
+/// The store is borrowed while it pushes and pops, so a `PriorityQueue`'s
+/// `Ord` (the one piece of item code it runs) must not use the same queue.
 pub trait Store<T>: Default {
     /// The store's kind, for the trace (`"Queue"`).
     const KIND: &'static str;

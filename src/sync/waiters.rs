@@ -34,7 +34,7 @@ use tracing::debug;
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::future::Waiter;
-use crate::reactor::task::{current, NotInTask, TaskState};
+use crate::reactor::task::{current, NotInTask, TaskError, TaskState};
 
 /// A primitive's kind and optional name, as trace lines and errors show it:
 /// `Lock "accounts"`, or just `Lock`.
@@ -130,6 +130,23 @@ impl From<SyncError> for io::Error {
         match error {
             SyncError::Cancelled(cancelled) => cancelled.into(),
             error => io::Error::other(error),
+        }
+    }
+}
+
+/// So that `?` works in a task that returns `TaskError` (as lesson 08's
+/// do): a cancellation stays a cancellation, the rest become `Failed`.
+impl From<SyncError> for TaskError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::NotInTask(error) => TaskError::NotInTask(error),
+            SyncError::Cancelled(cancelled) => cancelled.into(),
+            error => TaskError::Failed {
+                task: current("SyncError")
+                    .map(|task| task.control().name().to_string())
+                    .unwrap_or_default(),
+                message: error.to_string(),
+            },
         }
     }
 }
