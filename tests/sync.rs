@@ -350,6 +350,12 @@ fn a_bounded_semaphore_refuses_a_release_above_its_start_value() {
     assert_eq!(slots.value(), 1);
     slots.release().expect("back to 2");
     assert!(slots.release().is_err());
+    // A guard coming back after an extra release cannot take it above 2.
+    let permit = slots.acquire().expect("free, no wait");
+    slots.release().expect("an extra release: back to 2");
+    drop(permit); // refused (and logged): still 2
+    assert_eq!(slots.value(), 2);
+    assert!(slots.semaphore().try_acquire().is_ok());
     let plain = Semaphore::new(0);
     plain.release(); // an unbounded semaphore may grow
     assert_eq!(plain.value(), 1);

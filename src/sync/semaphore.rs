@@ -20,6 +20,8 @@ use std::error::Error;
 use std::fmt;
 use std::rc::Rc;
 
+use tracing::warn;
+
 use crate::sync::waiters::{Label, SyncError, WaitList, WouldBlock};
 
 struct SemaphoreState {
@@ -27,14 +29,36 @@ struct SemaphoreState {
     /// Free permits. Invariant: zero while tasks wait (a returned permit
     /// goes to the first waiter instead).
     value: Cell<usize>,
+    /// A `BoundedSemaphore`'s start value: never more free permits.
+    bound: Option<usize>,
     waiters: WaitList,
 }
 
 impl SemaphoreState {
-    /// One permit back: to the first waiter, or onto the counter.
-    fn release(&self) {
-        if !self.waiters.grant_first() {
-            self.value.set(self.value.get() + 1);
+    /// One permit back: to the first waiter, or onto the counter — unless
+    /// that would take a bounded semaphore above its start value.
+    fn release(&self) -> Result<(), TooManyReleases> {
+        if self.waiters.grant_first() {
+            return Ok(());
+        }
+        match self.bound {
+            Some(bound) if self.value.get() >= bound => Err(TooManyReleases {
+                primitive: self.label.to_string(),
+                bound,
+            }),
+            _ => {
+                self.value.set(self.value.get() + 1);
+                Ok(())
+            }
+        }
+    }
+
+    /// A permit coming back from a guard (or a cancelled waiter), where
+    /// there is nobody to return an error to: a refused release is a bug
+    /// elsewhere (an extra `release`), so it is logged, not silently kept.
+    fn give_back(&self) {
+        if let Err(error) = self.release() {
+            warn!("{error}: the permit returned by a guard was dropped");
         }
     }
 }
@@ -81,10 +105,12 @@ impl Semaphore {
         permits: usize,
         name: Option<Cow<'static, str>>,
     ) -> Semaphore {
+        let bound = (kind == "BoundedSemaphore").then_some(permits);
         Semaphore {
             state: Rc::new(SemaphoreState {
                 label: Label::new(kind, name),
                 value: Cell::new(permits),
+                bound,
                 waiters: WaitList::default(),
             }),
         }
@@ -99,7 +125,7 @@ impl Semaphore {
         match state.value.get() {
             0 => state
                 .waiters
-                .wait(&state.label, "Semaphore::acquire", || state.release())?,
+                .wait(&state.label, "Semaphore::acquire", || state.give_back())?,
             free => state.value.set(free - 1),
         }
         Ok(self.permit())
@@ -121,8 +147,11 @@ impl Semaphore {
 
     /// Adds a permit (to the first waiter, if any), without a
     /// [`SemaphorePermit`] (asyncio: `release()`).
+    /// On the semaphore inside a [`BoundedSemaphore`] a release above the
+    /// start value is refused, and logged (use
+    /// [`BoundedSemaphore::release`] to get the error).
     pub fn release(&self) {
-        self.state.release();
+        self.state.give_back();
     }
 
     /// Free permits now.
@@ -163,7 +192,7 @@ impl SemaphorePermit {
 impl Drop for SemaphorePermit {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
-            state.release();
+            state.give_back();
         }
     }
 }
@@ -216,20 +245,14 @@ impl BoundedSemaphore {
     }
 
     /// Adds a permit back, unless all of them are already free.
+    /// A permit's guard that comes back when all permits are already free
+    /// (because of an extra `release`) is refused the same way, and logged.
     pub fn release(&self) -> Result<(), TooManyReleases> {
-        if self.semaphore.value() >= self.bound {
-            return Err(TooManyReleases {
-                primitive: self.semaphore.state.label.to_string(),
-                bound: self.bound,
-            });
-        }
-        self.semaphore.release();
-        Ok(())
+        self.semaphore.state.release()
     }
 
     /// The semaphore itself: `acquire`, `try_acquire`, `value`, `locked`.
-    /// (Its own `release` does not check the bound; use
-    /// [`BoundedSemaphore::release`].)
+    /// (Its own `release` keeps the bound too, but only logs a refusal.)
     pub fn semaphore(&self) -> &Semaphore {
         &self.semaphore
     }
