@@ -525,31 +525,25 @@ fn queue_crowd(seed: u64) -> Result<(), String> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+/// One property test per primitive: its crowd finishes, whatever the seed.
+macro_rules! no_lost_wake_up {
+    ($($test:ident: $crowd:ident),* $(,)?) => {
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+            $(
+                #[test]
+                fn $test(seed in any::<u64>()) {
+                    prop_assert_eq!($crowd(seed), Ok(()));
+                }
+            )*
+        }
+    };
+}
 
-    #[test]
-    fn no_lost_wake_up_on_a_lock(seed in any::<u64>()) {
-        prop_assert_eq!(lock_crowd(seed), Ok(()));
-    }
-
-    #[test]
-    fn no_lost_wake_up_on_a_semaphore(seed in any::<u64>()) {
-        prop_assert_eq!(semaphore_crowd(seed), Ok(()));
-    }
-
-    #[test]
-    fn no_lost_wake_up_on_an_event(seed in any::<u64>()) {
-        prop_assert_eq!(event_crowd(seed), Ok(()));
-    }
-
-    #[test]
-    fn no_lost_wake_up_on_a_condition(seed in any::<u64>()) {
-        prop_assert_eq!(condition_crowd(seed), Ok(()));
-    }
-
-    #[test]
-    fn no_lost_wake_up_on_a_queue(seed in any::<u64>()) {
-        prop_assert_eq!(queue_crowd(seed), Ok(()));
-    }
+no_lost_wake_up! {
+    no_lost_wake_up_on_a_lock: lock_crowd,
+    no_lost_wake_up_on_a_semaphore: semaphore_crowd,
+    no_lost_wake_up_on_an_event: event_crowd,
+    no_lost_wake_up_on_a_condition: condition_crowd,
+    no_lost_wake_up_on_a_queue: queue_crowd,
 }
