@@ -14,6 +14,7 @@
 //! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation; TCP, UDP, Unix sockets, pipes |
+//! | [`sync`]         | 09      | between tasks: `Lock`, `Event`, `Semaphore`, `Condition`, `Queue` |
 //! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
 //!
 //! What a lesson or a learner's program calls is re-exported here at the
@@ -28,6 +29,7 @@ pub mod generators;
 pub mod reactor;
 pub mod select;
 pub mod stack_guard;
+pub mod sync;
 
 pub use clock::Clock;
 pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
@@ -44,3 +46,11 @@ pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, Tas
 pub use reactor::tcp::{TcpListener, TcpStream};
 pub use reactor::udp::{Datagram, UdpSocket};
 pub use reactor::unix::{UnixDatagram, UnixListener, UnixStream};
+pub use sync::condition::Condition;
+pub use sync::event::Event;
+pub use sync::lock::{Lock, LockGuard};
+pub use sync::queue::{
+    LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueOf, TaskDoneTooOften,
+};
+pub use sync::semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit, TooManyReleases};
+pub use sync::waiters::{SyncError, WouldBlock};

@@ -62,6 +62,26 @@ const OUTPUTS: &[(&str, &str, &[&str])] = &[
         &["udp", "--virtual"],
     ),
     (
+        "09-sync-race.txt",
+        env!("CARGO_BIN_EXE_09-sync"),
+        &["race", "--virtual"],
+    ),
+    (
+        "09-sync-lock.txt",
+        env!("CARGO_BIN_EXE_09-sync"),
+        &["lock", "--virtual"],
+    ),
+    (
+        "09-sync-queue.txt",
+        env!("CARGO_BIN_EXE_09-sync"),
+        &["queue", "--virtual"],
+    ),
+    (
+        "09-sync-semaphore.txt",
+        env!("CARGO_BIN_EXE_09-sync"),
+        &["semaphore", "--virtual"],
+    ),
+    (
         "12-async-await.txt",
         env!("CARGO_BIN_EXE_12-async-await"),
         &["--virtual"],

@@ -216,7 +216,7 @@ const DELIBERATE_PANICS: &[&str] = &["header of 15 bytes is over the limit"];
 
 #[test]
 fn every_lesson_ends_quietly_when_its_reader_goes_away() {
-    let runs: [(&str, &[&str]); 10] = [
+    let runs: [(&str, &[&str]); 12] = [
         (BLOCKING, &["--virtual"]),
         (GENERATORS, &[]),
         (RUN_LOOP, &["--virtual"]),
@@ -224,6 +224,8 @@ fn every_lesson_ends_quietly_when_its_reader_goes_away() {
         (REACTOR, &["ab", "--virtual"]),
         (REACTOR, &["callbacks", "--virtual"]),
         (TASKS, &["--virtual"]),
+        (env!("CARGO_BIN_EXE_08-cancel"), &["--virtual"]),
+        (env!("CARGO_BIN_EXE_09-sync"), &["--virtual"]),
         (env!("CARGO_BIN_EXE_12-async-await"), &["--virtual"]),
         (
             env!("CARGO_BIN_EXE_12-async-await"),

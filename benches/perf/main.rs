@@ -10,6 +10,8 @@
 //! | `spawn`  | spawn + join of an empty task                    | tokio, asyncio                |
 //! | `cancel` | `wait_for` finishing in time; spawn + cancel +   | tokio (`timeout`, `abort`)    |
 //! |          | join of a sleeping task (lesson 08)              |                               |
+//! | `sync`   | a contended `Lock`; `Queue(64)` put/get per item | tokio (`Mutex`, `mpsc`),      |
+//! |          | (lesson 09)                                      | asyncio (`Lock`, `Queue`)     |
 //! | `sleep`  | 30,000 tasks sleeping 1 s: wall time, RSS / task | tokio, asyncio                |
 //! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
 //! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
@@ -34,6 +36,7 @@ mod python;
 mod reactor;
 mod servers;
 mod sleepers;
+mod sync_bench;
 
 use std::fmt::Write as _;
 use std::process::{Command, ExitCode};
@@ -79,6 +82,7 @@ enum Section {
     Switch,
     Spawn,
     Cancel,
+    Sync,
     Sleep,
     Net,
 }
@@ -210,6 +214,9 @@ fn main() -> ExitCode {
     }
     if wanted(Section::Cancel) {
         rows.extend(cancel_rows(&settings));
+    }
+    if wanted(Section::Sync) {
+        rows.extend(sync_rows(&settings));
     }
     if wanted(Section::Sleep) {
         rows.extend(sleep_rows(&settings, &mut notes));
@@ -370,6 +377,47 @@ fn cancel_rows(s: &Settings) -> Vec<Row> {
         tokio,
     );
     vec![timeouts, cancels]
+}
+
+// ─────────────────────── 2c. locks and queues (09) ────────────────────────
+
+fn sync_rows(s: &Settings) -> Vec<Row> {
+    progress(&format!(
+        "sync: {} lock turns and {} queue items per runtime, median of {}",
+        s.spawns, s.spawns, s.repeats
+    ));
+    let n = s.spawns;
+    let row = |measurement: &str, yieldloop: Figure, tokio: Figure, asyncio: Figure| Row {
+        measurement: measurement.into(),
+        met: both(&yieldloop, &tokio).map(|(y, t)| y < t),
+        versus_tokio: faster(&yieldloop, &tokio),
+        yieldloop,
+        tokio,
+        asyncio: Some(asyncio),
+        corosensei: None,
+        format: one_decimal,
+        target: "faster than tokio".into(),
+    };
+    let tokio = micro::median_ns_per_op(s.repeats, n, || Ok(sync_bench::tokio_lock(n)));
+    let yieldloop = micro::median_ns_per_op(s.repeats, n, || sync_bench::yieldloop_lock(n));
+    progress("sync: asyncio");
+    let asyncio = sync_bench::asyncio_ns("lock", s.python_spawns);
+    let lock = row(
+        "contended `Lock`, two tasks: lock, yield, unlock (tokio: `Mutex`), ns per turn",
+        yieldloop,
+        tokio,
+        asyncio,
+    );
+    let tokio = micro::median_ns_per_op(s.repeats, n, || Ok(sync_bench::tokio_queue(n)));
+    let yieldloop = micro::median_ns_per_op(s.repeats, n, || sync_bench::yieldloop_queue(n));
+    let asyncio = sync_bench::asyncio_ns("queue", s.python_spawns);
+    let queue = row(
+        "`Queue(64)` put/get, one producer, one consumer (tokio: `mpsc`), ns per item",
+        yieldloop,
+        tokio,
+        asyncio,
+    );
+    vec![lock, queue]
 }
 
 // ─────────────────────── 3. 30,000 sleeping tasks ────────────────────────

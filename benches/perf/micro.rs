@@ -48,7 +48,7 @@ pub fn corosensei_round_trips(n: u64) -> Duration {
 }
 
 /// tokio's single-threaded runtime: the baseline yieldloop is measured against.
-fn tokio_runtime() -> tokio::runtime::Runtime {
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

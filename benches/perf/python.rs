@@ -53,8 +53,14 @@ print(asyncio.run({"switch": switch, "spawn": spawn, "sleepers": sleepers}[mode]
 /// Runs one asyncio measurement; `Err` says why there is no figure
 /// (no python3, or it failed).
 pub fn run(mode: &str, n: u64) -> Result<String, String> {
+    run_script(SCRIPT, mode, n)
+}
+
+/// Runs `python3 -c script mode n` and returns the line it printed (another
+/// section's script, such as `sync_bench.rs`'s).
+pub fn run_script(script: &str, mode: &str, n: u64) -> Result<String, String> {
     let mut python = Command::new("python3");
-    python.args(["-c", SCRIPT, mode, &n.to_string()]);
+    python.args(["-c", script, mode, &n.to_string()]);
     let output = child::output_within(python, Duration::from_secs(120))
         .map_err(|e| format!("python3: {e}"))?;
     Ok(output.trim().to_string())
@@ -62,7 +68,11 @@ pub fn run(mode: &str, n: u64) -> Result<String, String> {
 
 /// An asyncio figure in nanoseconds per operation (`switch` or `spawn`).
 pub fn ns_per_op(mode: &str, n: u64) -> Result<f64, String> {
-    let line = run(mode, n)?;
+    parse_ns(&run(mode, n)?)
+}
+
+/// A line that should be a number of nanoseconds.
+pub fn parse_ns(line: &str) -> Result<f64, String> {
     line.parse()
         .map_err(|_| format!("python3 printed {line:?}"))
 }

@@ -14,7 +14,7 @@ use yieldloop::{sleep, spawn, wait_for, yield_now, EventLoop};
 use crate::sleepers::{self, SleepersResult};
 
 /// Runs `work` as the `main` task of a fresh loop.
-fn on_a_fresh_loop<T: 'static>(work: impl FnOnce() -> T + 'static) -> Result<T, String> {
+pub fn on_a_fresh_loop<T: 'static>(work: impl FnOnce() -> T + 'static) -> Result<T, String> {
     let mut event_loop = EventLoop::new().map_err(|e| format!("EventLoop::new: {e}"))?;
     event_loop
         .run_until_complete(work)

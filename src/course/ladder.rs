@@ -90,8 +90,15 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/08_cancel.rs",
         chapter: "lesson-08-cancel.md",
     },
-    // Lessons 09–11 (synchronisation, an executor for blocking calls,
-    // debugging) are being written; 12 is the last rung either way.
+    Lesson {
+        bin: "09-sync",
+        title: "Synchronisation between tasks",
+        summary: "the transfer race and its Lock, a bounded Queue with join, a Semaphore bounding jobs",
+        source: "lessons/09_sync.rs",
+        chapter: "lesson-09-sync.md",
+    },
+    // Lessons 10 and 11 (an executor for blocking calls, debugging) are
+    // being written; 12 is the last rung either way.
     Lesson {
         bin: "12-async-await",
         title: "async/await: the same loop, stackless",

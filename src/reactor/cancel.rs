@@ -395,6 +395,11 @@ impl TaskControl {
         })
     }
 
+    /// The task's name, as given to `spawn` (for trace lines).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether the task has its result.
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.get()

@@ -38,7 +38,9 @@ use std::rc::{Rc, Weak};
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::event_loop::Core;
-use crate::reactor::task::{contain, current, JoinHandle, NotInTask, TaskError, TaskState};
+use crate::reactor::task::{
+    contain, current, CurrentTask, JoinHandle, NotInTask, TaskError, TaskState,
+};
 
 /// A result of type `Result<T, E>` that will be set once, later.
 ///
@@ -76,13 +78,23 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    fn wake(&self) {
+    /// The task `task` is running in, to be woken later (lesson 09's
+    /// primitives park their tasks with it too).
+    pub(crate) fn of(task: &CurrentTask) -> Waiter {
+        Waiter {
+            core: task.core().weak(),
+            task: task.key(),
+        }
+    }
+
+    /// Puts the task back on its loop's ready queue, if it still waits.
+    pub(crate) fn wake(&self) {
         if let Some(core) = self.core.upgrade() {
             core.wake(self.task, TaskState::Waiting);
         }
     }
 
-    fn is(&self, core: &Core, task: usize) -> bool {
+    pub(crate) fn is(&self, core: &Core, task: usize) -> bool {
         self.task == task && std::ptr::eq(self.core.as_ptr(), core)
     }
 }
