@@ -150,7 +150,10 @@ impl Workshop {
 
     /// Compiles the check program around `file`: the executable, or rustc's errors.
     pub fn build_check(&self, exercise: &Exercise, file: &Path) -> io::Result<Result<PathBuf, String>> {
-        let out = self.build.join(exercise.name);
+        // One folder per exercise and per folder of exercises, so that two
+        // runners (or tests) checking different copies do not collide.
+        let folder = file.parent().map(|p| fingerprint(&p.to_string_lossy())).unwrap_or_default();
+        let out = self.build.join(folder).join(exercise.name);
         fs::create_dir_all(&out).map_err(|e| named(e, "create", &out))?;
         let file = absolute(file)?;
         let checks = absolute(&self.stubs.join("checks").join("mod.rs"))?;
