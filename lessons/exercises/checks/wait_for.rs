@@ -35,6 +35,20 @@ pub fn check(wait_for: WaitFor) -> Outcome {
         event_loop.run_until_complete(move || {
             let answer = wait_for(secs(1.0), quick);
             main_log.now(&format!("quick work gave {answer:?}"));
+        })
+    })?
+    .map_err(task_failed)?;
+    // Checked between the two: once the quick work is done, its deadline
+    // must be gone, or it would fire later into whatever the caller does next.
+    if event_loop.timer_count() != 0 {
+        return Err(wrong(
+            "the quick work finished, but its deadline timer is still pending: \
+             cancel the timer once the work has finished",
+        ));
+    }
+    let main_log = log.clone();
+    guarded("your my_wait_for()", || {
+        event_loop.run_until_complete(move || {
             let answer = wait_for(secs(1.0), slow);
             main_log.now(&format!("slow work gave {answer:?}"));
         })
