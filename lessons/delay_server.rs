@@ -201,7 +201,28 @@ fn serve_client(stream: TcpStream, stats: Rc<Stats>) -> Result<(), Box<dyn Error
     };
     stream.write_all(&response.bytes())?;
     println!("{line} {}", response.status);
+    close_politely(&stream);
     Ok(())
+}
+
+/// After a refusal the client may still be sending (the rest of a head too
+/// large to read). Closing a socket with unread bytes sends a reset, which
+/// can destroy the refusal before the client reads it; so say "no more from
+/// me" first and drain what comes, for a second at most.
+fn close_politely(stream: &TcpStream) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let mut buf = [0; 4096];
+    let _ = wait_for(Duration::from_secs(1), || {
+        let mut drained = 0;
+        while drained < 1 << 20 {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    });
 }
 
 fn accept_connections(listener: TcpListener) -> Result<(), Box<dyn Error>> {
@@ -240,6 +261,7 @@ fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), Susp
         while !pressed.load(Ordering::Relaxed) {
             sleep(secs(0.1))?;
         }
+        println!("Ctrl-C: stopping");
         handle.stop();
         Ok(())
     })
@@ -257,7 +279,8 @@ fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
         let _ = event_loop.call_later(delay, move || handle.stop());
     }
     event_loop.run_forever()?;
-    Ok(())
+    println!("stopped");
+    Ok(()) // dropping the loop unwinds the client tasks: their sockets close
 }
 
 fn main() -> ExitCode {
