@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use yieldloop::course::cli::{self, ServerArgs};
-use yieldloop::{secs, sleep, spawn, wait_for, EventLoop, Handle, SuspendError, TcpListener, TcpStream};
+use yieldloop::{
+    secs, sleep, spawn, wait_for, EventLoop, Handle, SuspendError, TcpListener, TcpStream,
+};
 
 /// An HTTP server that answers after a delay: /delay/{ms}/{name}, /status/{code}, /stats.
 #[derive(Parser)]
@@ -59,7 +61,9 @@ impl InFlight {
     fn start(stats: &Rc<Stats>) -> InFlight {
         stats.requests.set(stats.requests.get() + 1);
         stats.in_flight.set(stats.in_flight.get() + 1);
-        stats.max_in_flight.set(stats.max_in_flight.get().max(stats.in_flight.get()));
+        stats
+            .max_in_flight
+            .set(stats.max_in_flight.get().max(stats.in_flight.get()));
         InFlight(stats.clone())
     }
 }
@@ -78,11 +82,18 @@ struct Response {
 
 impl Response {
     fn new(status: u16, body: impl Into<String>) -> Response {
-        Response { status, body: body.into() }
+        Response {
+            status,
+            body: body.into(),
+        }
     }
 
     fn bytes(&self) -> Vec<u8> {
-        let content_type = if self.body.starts_with('{') { "application/json" } else { "text/plain" };
+        let content_type = if self.body.starts_with('{') {
+            "application/json"
+        } else {
+            "text/plain"
+        };
         format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
             self.status,
@@ -140,7 +151,10 @@ fn parse_request_line(head: &str) -> Result<(&str, &str), Response> {
         [method, path, version] if version.starts_with("HTTP/1.") && path.starts_with('/') => {
             Ok((method, path))
         }
-        _ => Err(Response::new(400, "expected a request line like `GET /path HTTP/1.1`\n")),
+        _ => Err(Response::new(
+            400,
+            "expected a request line like `GET /path HTTP/1.1`\n",
+        )),
     }
 }
 
@@ -154,10 +168,15 @@ fn route(path: &str, stats: &Stats) -> Result<Response, SuspendError> {
                 sleep(Duration::from_millis(ms))?;
                 Response::new(200, format!("{name}\n"))
             }
-            _ => Response::new(400, format!("delay must be 0 to {MAX_DELAY_MS} milliseconds, not `{ms}`\n")),
+            _ => Response::new(
+                400,
+                format!("delay must be 0 to {MAX_DELAY_MS} milliseconds, not `{ms}`\n"),
+            ),
         },
         ["status", code] => match code.parse::<u16>() {
-            Ok(code) if (200..=599).contains(&code) => Response::new(code, format!("status {code}\n")),
+            Ok(code) if (200..=599).contains(&code) => {
+                Response::new(code, format!("status {code}\n"))
+            }
             _ => Response::new(400, format!("status must be 200 to 599, not `{code}`\n")),
         },
         ["stats"] => Response::new(
@@ -169,7 +188,10 @@ fn route(path: &str, stats: &Stats) -> Result<Response, SuspendError> {
                 stats.max_in_flight.get()
             ),
         ),
-        _ => Response::new(404, format!("no such page: {path} (try /delay/200/a, /status/500, /stats)\n")),
+        _ => Response::new(
+            404,
+            format!("no such page: {path} (try /delay/200/a, /status/500, /stats)\n"),
+        ),
     })
 }
 

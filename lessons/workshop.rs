@@ -133,18 +133,25 @@ fn run(args: Args) -> Result<ExitCode, String> {
 /// The exercise called `name`, or an error that suggests the nearest.
 fn find(name: &str) -> Result<&'static Exercise, String> {
     catalog::find(name).ok_or_else(|| match catalog::nearest(name) {
-        Some(near) => format!("there is no exercise `{name}`. Did you mean `{near}`? (`list` shows them all)"),
+        Some(near) => {
+            format!("there is no exercise `{name}`. Did you mean `{near}`? (`list` shows them all)")
+        }
         None => format!("there is no exercise `{name}`: `list` shows them all"),
     })
 }
 
 fn next_pending(workshop: &Workshop) -> Option<&'static Exercise> {
-    EXERCISES.iter().find(|e| workshop.status(e) == Status::Pending)
+    EXERCISES
+        .iter()
+        .find(|e| workshop.status(e) == Status::Pending)
 }
 
 fn list(workshop: &Workshop) -> Result<ExitCode, String> {
     let mut done = 0;
-    println!("  {:<18} {:<8} {:<7} what you write", "exercise", "status", "after");
+    println!(
+        "  {:<18} {:<8} {:<7} what you write",
+        "exercise", "status", "after"
+    );
     for exercise in EXERCISES {
         let status = workshop.status(exercise);
         let word = match status {
@@ -164,7 +171,11 @@ fn list(workshop: &Workshop) -> Result<ExitCode, String> {
     }
     println!("\n{done}/{} done", EXERCISES.len());
     if let Some(next) = next_pending(workshop) {
-        println!("next: {} (cargo run --bin workshop -- check {})", workshop.file(next).display(), next.name);
+        println!(
+            "next: {} (cargo run --bin workshop -- check {})",
+            workshop.file(next).display(),
+            next.name
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -210,7 +221,11 @@ fn check(workshop: &Workshop, exercise: &Exercise) -> Result<ExitCode, String> {
             exercise.name
         ),
     }
-    Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn hint(workshop: &Workshop, exercise: &Exercise) -> Result<ExitCode, String> {
@@ -232,7 +247,10 @@ fn hint(workshop: &Workshop, exercise: &Exercise) -> Result<ExitCode, String> {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn watch(workshop: &Workshop) -> Result<ExitCode, String> {
@@ -254,7 +272,10 @@ fn watch(workshop: &Workshop) -> Result<ExitCode, String> {
             return Ok(ExitCode::SUCCESS);
         };
         check(workshop, exercise)?;
-        println!("\nWatching {} for changes (Ctrl-C to stop)...", workshop.dir.display());
+        println!(
+            "\nWatching {} for changes (Ctrl-C to stop)...",
+            workshop.dir.display()
+        );
         // One save is often several events: wait for the first, then let
         // the rest of the burst pass.
         if changes.recv().is_err() {
@@ -269,10 +290,24 @@ fn verify(workshop: &Workshop) -> Result<ExitCode, String> {
     let mut wrong = Vec::new();
     for exercise in EXERCISES {
         for (kind, file, should_pass) in [
-            ("stub", workshop.stubs.join(format!("{}.rs", exercise.name)), false),
-            ("solution", workshop.stubs.join("solutions").join(format!("{}.rs", exercise.name)), true),
+            (
+                "stub",
+                workshop.stubs.join(format!("{}.rs", exercise.name)),
+                false,
+            ),
+            (
+                "solution",
+                workshop
+                    .stubs
+                    .join("solutions")
+                    .join(format!("{}.rs", exercise.name)),
+                true,
+            ),
         ] {
-            let verdict = match workshop.build_check(exercise, &file).map_err(|e| e.to_string())? {
+            let verdict = match workshop
+                .build_check(exercise, &file)
+                .map_err(|e| e.to_string())?
+            {
                 Ok(program) => workshop.run_check(&program).map_err(|e| e.to_string())?,
                 Err(errors) => Verdict::DoesNotCompile(errors),
             };
@@ -285,7 +320,11 @@ fn verify(workshop: &Workshop) -> Result<ExitCode, String> {
                 Verdict::DoesNotCompile(_) => "does not compile",
                 Verdict::TooSlow => "too slow",
             };
-            println!("{} {:<18} {kind:<8} {label}", if fine { "ok  " } else { "FAIL" }, exercise.name);
+            println!(
+                "{} {:<18} {kind:<8} {label}",
+                if fine { "ok  " } else { "FAIL" },
+                exercise.name
+            );
             if !fine {
                 if let Verdict::Failed(said) | Verdict::DoesNotCompile(said) = &verdict {
                     println!("{said}");

@@ -24,10 +24,18 @@ fn exchange(server: &EchoServer, request: &[u8]) -> (u16, String) {
 
 fn read_answer(client: &mut TcpStream) -> (u16, String) {
     let mut answer = Vec::new();
-    client.read_to_end(&mut answer).expect("the answer, then the end of the connection");
+    client
+        .read_to_end(&mut answer)
+        .expect("the answer, then the end of the connection");
     let answer = String::from_utf8(answer).expect("UTF-8");
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {answer:?}"));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{head}"));
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {answer:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{head}"));
     let length: usize = head
         .lines()
         .find_map(|l| l.strip_prefix("Content-Length: "))
@@ -38,23 +46,39 @@ fn read_answer(client: &mut TcpStream) -> (u16, String) {
 }
 
 fn get(server: &EchoServer, path: &str) -> (u16, String) {
-    exchange(server, format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+    exchange(
+        server,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
+    )
 }
 
 /// `max_in_flight` from `/stats`.
 fn max_in_flight(server: &EchoServer) -> u64 {
     let (status, body) = get(server, "/stats");
     assert_eq!(status, 200);
-    let after = body.split("\"max_in_flight\": ").nth(1).unwrap_or_else(|| panic!("{body}"));
-    after.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or_else(|_| panic!("{body}"))
+    let after = body
+        .split("\"max_in_flight\": ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{body}"));
+    after
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or_else(|_| panic!("{body}"))
 }
 
 #[test]
 fn delay_answers_with_the_name_after_the_delay() {
     let server = EchoServer::start(SERVER, &[]);
     let started = Instant::now();
-    assert_eq!(get(&server, "/delay/300/alpha"), (200, "alpha\n".to_string()));
-    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    assert_eq!(
+        get(&server, "/delay/300/alpha"),
+        (200, "alpha\n".to_string())
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(get(&server, "/delay/0/b?x=1"), (200, "b\n".to_string()));
     server.wait_for_line("GET /delay/300/alpha 200");
 }
@@ -64,10 +88,16 @@ fn status_answers_with_that_status_and_stats_is_json() {
     let server = EchoServer::start(SERVER, &[]);
     assert_eq!(get(&server, "/status/404").0, 404);
     assert_eq!(get(&server, "/status/500").0, 500);
-    assert_eq!(get(&server, "/status/200"), (200, "status 200\n".to_string()));
+    assert_eq!(
+        get(&server, "/status/200"),
+        (200, "status 200\n".to_string())
+    );
     let (status, body) = get(&server, "/stats");
     assert_eq!(status, 200);
-    assert!(body.starts_with("{\"requests\": 4, \"in_flight\": 1, \"max_in_flight\": 1}"), "{body}");
+    assert!(
+        body.starts_with("{\"requests\": 4, \"in_flight\": 1, \"max_in_flight\": 1}"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -76,14 +106,26 @@ fn bad_requests_get_a_400_or_the_right_refusal() {
     let (status, body) = exchange(&server, b"hello there\r\n\r\n");
     assert_eq!(status, 400);
     assert!(body.contains("GET /path HTTP/1.1"), "{body}");
-    assert_eq!(exchange(&server, b"GET /delay/soon/a HTTP/1.1\r\n\r\n").0, 400);
-    assert_eq!(exchange(&server, b"GET /delay/99999999/a HTTP/1.1\r\n\r\n").0, 400);
+    assert_eq!(
+        exchange(&server, b"GET /delay/soon/a HTTP/1.1\r\n\r\n").0,
+        400
+    );
+    assert_eq!(
+        exchange(&server, b"GET /delay/99999999/a HTTP/1.1\r\n\r\n").0,
+        400
+    );
     assert_eq!(exchange(&server, b"GET /status/99 HTTP/1.1\r\n\r\n").0, 400);
-    assert_eq!(exchange(&server, b"GET /status/abc HTTP/1.1\r\n\r\n").0, 400);
+    assert_eq!(
+        exchange(&server, b"GET /status/abc HTTP/1.1\r\n\r\n").0,
+        400
+    );
     assert_eq!(exchange(&server, b"GET /\xff\xfe HTTP/1.1\r\n\r\n").0, 400);
     assert_eq!(exchange(&server, b"POST /stats HTTP/1.1\r\n\r\n").0, 405);
     assert_eq!(get(&server, "/nowhere").0, 404);
-    let huge = format!("GET /stats HTTP/1.1\r\nX-Long: {}\r\n\r\n", "x".repeat(20_000));
+    let huge = format!(
+        "GET /stats HTTP/1.1\r\nX-Long: {}\r\n\r\n",
+        "x".repeat(20_000)
+    );
     assert_eq!(exchange(&server, huge.as_bytes()).0, 431);
     // Still serving.
     assert_eq!(get(&server, "/delay/0/ok").0, 200);
@@ -95,12 +137,18 @@ fn resets_and_slow_clients_hold_up_only_themselves() {
     // A client that resets mid-request.
     let reset = server.connect();
     (&reset).write_all(b"GET /delay/50").unwrap();
-    SockRef::from(&reset).set_linger(Some(Duration::ZERO)).unwrap();
+    SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(reset);
     // A client that resets while its delay runs.
     let mut waiting = server.connect();
-    waiting.write_all(b"GET /delay/200/gone HTTP/1.1\r\n\r\n").unwrap();
-    SockRef::from(&waiting).set_linger(Some(Duration::ZERO)).unwrap();
+    waiting
+        .write_all(b"GET /delay/200/gone HTTP/1.1\r\n\r\n")
+        .unwrap();
+    SockRef::from(&waiting)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(waiting);
     // A slow client: half a request head, then nothing.
     let mut slow = server.connect();
@@ -108,7 +156,11 @@ fn resets_and_slow_clients_hold_up_only_themselves() {
     // Everyone else is served meanwhile.
     let started = Instant::now();
     assert_eq!(get(&server, "/delay/100/fine"), (200, "fine\n".to_string()));
-    assert!(started.elapsed() < Duration::from_secs(5), "held up: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "held up: {:?}",
+        started.elapsed()
+    );
     // The slow one finishes its head and is answered.
     slow.write_all(b"TP/1.1\r\n\r\n").unwrap();
     assert_eq!(read_answer(&mut slow), (200, "slow\n".to_string()));
@@ -144,18 +196,28 @@ fn ctrl_c_stops_it_cleanly() {
     use nix::unistd::Pid;
     let mut server = EchoServer::start(SERVER, &[]);
     assert_eq!(get(&server, "/status/200").0, 200);
-    kill(Pid::from_raw(i32::try_from(server.pid()).unwrap()), Signal::SIGINT).unwrap();
+    kill(
+        Pid::from_raw(i32::try_from(server.pid()).unwrap()),
+        Signal::SIGINT,
+    )
+    .unwrap();
     assert!(server.wait().success());
     server.wait_for_line("stopped");
 }
 
 #[test]
 fn help_and_bad_flags() {
-    let help = std::process::Command::new(SERVER).arg("--help").output().unwrap();
+    let help = std::process::Command::new(SERVER)
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("--host") && text.contains("--port"), "{text}");
-    let bad = std::process::Command::new(SERVER).args(["--port", "99999"]).output().unwrap();
+    let bad = std::process::Command::new(SERVER)
+        .args(["--port", "99999"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(!String::from_utf8_lossy(&bad.stderr).contains("panicked"));
 }

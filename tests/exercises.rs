@@ -9,44 +9,16 @@
 // Each exercise file is a small public API; a check uses only its part.
 #![allow(dead_code)]
 
-#[path = "../lessons/exercises/checks/mod.rs"]
-mod checks;
 #[path = "../lessons/workshop/catalog.rs"]
 mod catalog;
+#[path = "../lessons/exercises/checks/mod.rs"]
+mod checks;
 
 use checks::report::{Failure, Outcome};
 
 // `#[path]` inside an inline module would be resolved from tests/stubs/,
 // a folder that does not exist, so the files are modules here and the two
 // groups are re-exported below.
-#[path = "../lessons/exercises/averager.rs"]
-mod stub_averager;
-#[path = "../lessons/exercises/backtrace.rs"]
-mod stub_backtrace;
-#[path = "../lessons/exercises/call_later.rs"]
-mod stub_call_later;
-#[path = "../lessons/exercises/callback_future.rs"]
-mod stub_callback_future;
-#[path = "../lessons/exercises/countdown.rs"]
-mod stub_countdown;
-#[path = "../lessons/exercises/forgotten_cancel.rs"]
-mod stub_forgotten_cancel;
-#[path = "../lessons/exercises/gather.rs"]
-mod stub_gather;
-#[path = "../lessons/exercises/grep.rs"]
-mod stub_grep;
-#[path = "../lessons/exercises/lost_wakeup.rs"]
-mod stub_lost_wakeup;
-#[path = "../lessons/exercises/run.rs"]
-mod stub_run;
-#[path = "../lessons/exercises/run_once.rs"]
-mod stub_run_once;
-#[path = "../lessons/exercises/select_loop.rs"]
-mod stub_select_loop;
-#[path = "../lessons/exercises/starved_socket.rs"]
-mod stub_starved_socket;
-#[path = "../lessons/exercises/wait_for.rs"]
-mod stub_wait_for;
 #[path = "../lessons/exercises/solutions/averager.rs"]
 mod solution_averager;
 #[path = "../lessons/exercises/solutions/backtrace.rs"]
@@ -75,6 +47,34 @@ mod solution_select_loop;
 mod solution_starved_socket;
 #[path = "../lessons/exercises/solutions/wait_for.rs"]
 mod solution_wait_for;
+#[path = "../lessons/exercises/averager.rs"]
+mod stub_averager;
+#[path = "../lessons/exercises/backtrace.rs"]
+mod stub_backtrace;
+#[path = "../lessons/exercises/call_later.rs"]
+mod stub_call_later;
+#[path = "../lessons/exercises/callback_future.rs"]
+mod stub_callback_future;
+#[path = "../lessons/exercises/countdown.rs"]
+mod stub_countdown;
+#[path = "../lessons/exercises/forgotten_cancel.rs"]
+mod stub_forgotten_cancel;
+#[path = "../lessons/exercises/gather.rs"]
+mod stub_gather;
+#[path = "../lessons/exercises/grep.rs"]
+mod stub_grep;
+#[path = "../lessons/exercises/lost_wakeup.rs"]
+mod stub_lost_wakeup;
+#[path = "../lessons/exercises/run.rs"]
+mod stub_run;
+#[path = "../lessons/exercises/run_once.rs"]
+mod stub_run_once;
+#[path = "../lessons/exercises/select_loop.rs"]
+mod stub_select_loop;
+#[path = "../lessons/exercises/starved_socket.rs"]
+mod stub_starved_socket;
+#[path = "../lessons/exercises/wait_for.rs"]
+mod stub_wait_for;
 
 /// The stubs, as a learner first sees them.
 mod stubs {
@@ -135,8 +135,12 @@ macro_rules! outcome {
             "gather" => checks::gather::check($kind::gather::gather_by_hand),
             "callback_future" => checks::callback_future::check($kind::callback_future::fetch),
             "lost_wakeup" => checks::lost_wakeup::check::<$kind::lost_wakeup::Flag>(),
-            "wait_for" => checks::wait_for::check(|timeout, work| $kind::wait_for::my_wait_for(timeout, work)),
-            "forgotten_cancel" => checks::forgotten_cancel::check($kind::forgotten_cancel::download),
+            "wait_for" => {
+                checks::wait_for::check(|timeout, work| $kind::wait_for::my_wait_for(timeout, work))
+            }
+            "forgotten_cancel" => {
+                checks::forgotten_cancel::check($kind::forgotten_cancel::download)
+            }
             other => panic!("tests/exercises.rs does not know the exercise `{other}`: add it"),
         }
     };
@@ -154,7 +158,12 @@ fn describe(outcome: &Outcome) -> String {
 fn every_reference_solution_passes_its_check() {
     for exercise in catalog::EXERCISES {
         let outcome = outcome!(solutions, exercise.name);
-        assert!(outcome.is_ok(), "solution of {}: {}", exercise.name, describe(&outcome));
+        assert!(
+            outcome.is_ok(),
+            "solution of {}: {}",
+            exercise.name,
+            describe(&outcome)
+        );
     }
 }
 
@@ -162,7 +171,11 @@ fn every_reference_solution_passes_its_check() {
 fn every_stub_fails_its_check() {
     for exercise in catalog::EXERCISES {
         let outcome = outcome!(stubs, exercise.name);
-        assert!(outcome.is_err(), "the stub of {} passes its own check", exercise.name);
+        assert!(
+            outcome.is_err(),
+            "the stub of {} passes its own check",
+            exercise.name
+        );
     }
 }
 
@@ -171,8 +184,13 @@ fn every_stub_fails_its_check() {
 #[test]
 fn stubs_are_told_kindly_what_they_are() {
     for exercise in catalog::EXERCISES {
-        let stub = std::fs::read_to_string(format!("lessons/exercises/{}.rs", exercise.name)).unwrap();
-        assert!(stub.contains("// I AM NOT DONE"), "{} has no marker", exercise.name);
+        let stub =
+            std::fs::read_to_string(format!("lessons/exercises/{}.rs", exercise.name)).unwrap();
+        assert!(
+            stub.contains("// I AM NOT DONE"),
+            "{} has no marker",
+            exercise.name
+        );
         let outcome = outcome!(stubs, exercise.name);
         if stub.contains("todo!(") {
             assert!(
@@ -182,7 +200,12 @@ fn stubs_are_told_kindly_what_they_are() {
                 describe(&outcome)
             );
         } else {
-            assert!(matches!(outcome, Err(Failure::Wrong(_))), "{}: {}", exercise.name, describe(&outcome));
+            assert!(
+                matches!(outcome, Err(Failure::Wrong(_))),
+                "{}: {}",
+                exercise.name,
+                describe(&outcome)
+            );
         }
     }
 }
@@ -235,7 +258,9 @@ fn a_run_that_ignores_the_earliest_wake_up_is_asked_about_it() {
         panic!("an in-turn loop passed the run check");
     };
     assert!(
-        text.contains("expected `0.500 b middle`, got `1.000 a exit`: did `run` pick the earliest wake-up?"),
+        text.contains(
+            "expected `0.500 b middle`, got `1.000 a exit`: did `run` pick the earliest wake-up?"
+        ),
         "{text}"
     );
 }

@@ -47,7 +47,8 @@ fn workshop(dir: &Path, args: &[&str]) -> Ran {
 
 /// A fresh, empty folder for one test's copies.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("yieldloop-workshop-{}-{test}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("yieldloop-workshop-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
@@ -62,7 +63,11 @@ fn list_creates_the_copies_and_shows_every_exercise_pending_in_ladder_order() {
     let dir = scratch("list");
     let ran = workshop(&dir, &["list"]);
     assert!(ran.success, "{}", ran.stderr);
-    assert!(ran.stdout.contains("Created your copies of 14 exercise(s)"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("Created your copies of 14 exercise(s)"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("0/14 done"), "{}", ran.stdout);
     let names: Vec<&str> = ran
         .stdout
@@ -73,8 +78,15 @@ fn list_creates_the_copies_and_shows_every_exercise_pending_in_ladder_order() {
     assert_eq!(names.len(), 14, "{}", ran.stdout);
     assert_eq!(&names[..3], ["grep", "averager", "run"]);
     assert_eq!(names.last(), Some(&"forgotten_cancel"));
-    assert!(ran.stdout.contains("les. 08"), "the lesson each follows: {}", ran.stdout);
-    assert_eq!(fs::read_to_string(dir.join("grep.rs")).unwrap(), fs::read_to_string(format!("{STUBS}/grep.rs")).unwrap());
+    assert!(
+        ran.stdout.contains("les. 08"),
+        "the lesson each follows: {}",
+        ran.stdout
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("grep.rs")).unwrap(),
+        fs::read_to_string(format!("{STUBS}/grep.rs")).unwrap()
+    );
 }
 
 #[test]
@@ -82,8 +94,18 @@ fn a_stub_is_told_kindly_that_it_is_not_attempted_yet() {
     let dir = scratch("stub");
     let ran = workshop(&dir, &["check", "grep"]);
     assert!(!ran.success);
-    assert!(ran.stdout.contains("grep is not attempted yet, and that is fine"), "{}", ran.stdout);
-    assert!(!ran.stdout.contains("panicked at") && !ran.stderr.contains("RUST_BACKTRACE"), "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout
+            .contains("grep is not attempted yet, and that is fine"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        !ran.stdout.contains("panicked at") && !ran.stderr.contains("RUST_BACKTRACE"),
+        "{}{}",
+        ran.stdout,
+        ran.stderr
+    );
 }
 
 #[test]
@@ -95,16 +117,28 @@ fn a_solved_exercise_is_done_and_check_moves_on_to_the_next() {
     fs::write(dir.join("grep.rs"), marked).unwrap();
     let ran = workshop(&dir, &["check", "grep"]);
     assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
-    assert!(ran.stdout.contains("Delete the `// I AM NOT DONE` line"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("Delete the `// I AM NOT DONE` line"),
+        "{}",
+        ran.stdout
+    );
     assert!(workshop(&dir, &["list"]).stdout.contains("0/14 done"));
 
     fs::write(dir.join("grep.rs"), solution("grep")).unwrap();
     let ran = workshop(&dir, &["check"]);
     assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
-    assert!(ran.stdout.contains("✓ grep passes. Done!"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("✓ grep passes. Done!"),
+        "{}",
+        ran.stdout
+    );
     let list = workshop(&dir, &["list"]).stdout;
     assert!(list.contains("1/14 done"), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("  grep") && l.contains("done")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("  grep") && l.contains("done")),
+        "{list}"
+    );
     // `check` with no name now takes the next pending one.
     let next = workshop(&dir, &["check"]);
     assert!(next.stdout.contains("Checking averager"), "{}", next.stdout);
@@ -122,20 +156,44 @@ fn a_wrong_scheduler_gets_both_traces_and_a_question() {
     fs::write(dir.join("run.rs"), broken).unwrap();
     let ran = workshop(&dir, &["check", "run"]);
     assert!(!ran.success);
-    assert!(ran.stdout.contains("✗ run is not right yet"), "{}", ran.stdout);
-    assert!(ran.stdout.contains("<-- first difference"), "{}", ran.stdout);
-    assert!(ran.stdout.contains("did `run` pick the earliest wake-up?"), "{}", ran.stdout);
-    assert!(!ran.stdout.contains("Duration"), "no Debug dumps: {}", ran.stdout);
+    assert!(
+        ran.stdout.contains("✗ run is not right yet"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("<-- first difference"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("did `run` pick the earliest wake-up?"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        !ran.stdout.contains("Duration"),
+        "no Debug dumps: {}",
+        ran.stdout
+    );
 }
 
 #[test]
 fn code_that_does_not_compile_gets_rustcs_errors() {
     let dir = scratch("compile");
     workshop(&dir, &["list"]);
-    fs::write(dir.join("averager.rs"), "pub fn averager() -> u32 { \"not a generator\" }\n").unwrap();
+    fs::write(
+        dir.join("averager.rs"),
+        "pub fn averager() -> u32 { \"not a generator\" }\n",
+    )
+    .unwrap();
     let ran = workshop(&dir, &["check", "averager"]);
     assert!(!ran.success);
-    assert!(ran.stdout.contains("averager does not compile yet"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("averager does not compile yet"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("mismatched types"), "{}", ran.stdout);
 }
 
@@ -143,11 +201,20 @@ fn code_that_does_not_compile_gets_rustcs_errors() {
 fn hints_come_one_more_at_a_time_and_reset_starts_them_again() {
     let dir = scratch("hints");
     let first = workshop(&dir, &["hint", "grep"]).stdout;
-    assert!(first.contains("Hint 1 of 3 (a nudge)") && !first.contains("Hint 2"), "{first}");
+    assert!(
+        first.contains("Hint 1 of 3 (a nudge)") && !first.contains("Hint 2"),
+        "{first}"
+    );
     let second = workshop(&dir, &["hint", "grep"]).stdout;
-    assert!(second.contains("Hint 2 of 3 (the idea)") && !second.contains("Hint 3"), "{second}");
+    assert!(
+        second.contains("Hint 2 of 3 (the idea)") && !second.contains("Hint 3"),
+        "{second}"
+    );
     let third = workshop(&dir, &["hint", "grep"]).stdout;
-    assert!(third.contains("Hint 3 of 3 (the shape of the code)"), "{third}");
+    assert!(
+        third.contains("Hint 3 of 3 (the shape of the code)"),
+        "{third}"
+    );
     assert!(third.contains("That was the last hint"), "{third}");
     // Another exercise's hints are counted apart.
     assert!(!workshop(&dir, &["hint", "run"]).stdout.contains("Hint 2"));
@@ -155,8 +222,14 @@ fn hints_come_one_more_at_a_time_and_reset_starts_them_again() {
     fs::write(dir.join("grep.rs"), "my attempt").unwrap();
     let reset = workshop(&dir, &["reset", "grep"]);
     assert!(reset.success, "{}", reset.stderr);
-    assert_eq!(fs::read_to_string(dir.join("grep.rs")).unwrap(), fs::read_to_string(format!("{STUBS}/grep.rs")).unwrap());
-    assert!(!workshop(&dir, &["hint", "grep"]).stdout.contains("Hint 2"), "hints start again");
+    assert_eq!(
+        fs::read_to_string(dir.join("grep.rs")).unwrap(),
+        fs::read_to_string(format!("{STUBS}/grep.rs")).unwrap()
+    );
+    assert!(
+        !workshop(&dir, &["hint", "grep"]).stdout.contains("Hint 2"),
+        "hints start again"
+    );
 }
 
 #[test]
@@ -165,13 +238,26 @@ fn unknown_names_get_the_nearest_suggested_and_nothing_panics() {
     for args in [["check", "gerp"], ["hint", "gerp"], ["reset", "gerp"]] {
         let ran = workshop(&dir, &args);
         assert!(!ran.success, "{args:?}");
-        assert!(ran.stderr.contains("there is no exercise `gerp`. Did you mean `grep`?"), "{}", ran.stderr);
+        assert!(
+            ran.stderr
+                .contains("there is no exercise `gerp`. Did you mean `grep`?"),
+            "{}",
+            ran.stderr
+        );
         assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
     }
     let far = workshop(&dir, &["hint", "zzzzzzzzzzzz"]);
-    assert!(far.stderr.contains("`list` shows them all"), "{}", far.stderr);
+    assert!(
+        far.stderr.contains("`list` shows them all"),
+        "{}",
+        far.stderr
+    );
     let bad = workshop(&dir, &["frobnicate"]);
-    assert!(!bad.success && !bad.stderr.contains("panicked"), "{}", bad.stderr);
+    assert!(
+        !bad.success && !bad.stderr.contains("panicked"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
@@ -180,7 +266,11 @@ fn every_command_has_help() {
     for command in ["list", "check", "hint", "watch", "reset", "verify"] {
         let ran = workshop(&dir, &[command, "--help"]);
         assert!(ran.success, "{command} --help: {}", ran.stderr);
-        assert!(ran.stdout.contains("Usage: workshop"), "{command}: {}", ran.stdout);
+        assert!(
+            ran.stdout.contains("Usage: workshop"),
+            "{command}: {}",
+            ran.stdout
+        );
     }
 }
 
@@ -189,5 +279,10 @@ fn verify_proves_every_stub_fails_and_every_solution_passes() {
     let dir = scratch("verify");
     let ran = workshop(&dir, &["verify"]);
     assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
-    assert_eq!(ran.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 28, "{}", ran.stdout);
+    assert_eq!(
+        ran.stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        28,
+        "{}",
+        ran.stdout
+    );
 }

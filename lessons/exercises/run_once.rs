@@ -42,7 +42,12 @@ pub struct MiniLoop {
 impl MiniLoop {
     /// An empty loop on `clock`.
     pub fn new(clock: Clock) -> MiniLoop {
-        MiniLoop { clock, ready: VecDeque::new(), timers: Vec::new(), scheduled: 0 }
+        MiniLoop {
+            clock,
+            ready: VecDeque::new(),
+            timers: Vec::new(),
+            scheduled: 0,
+        }
     }
 
     /// Runs `callback` on the next turn.

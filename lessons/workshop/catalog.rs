@@ -287,7 +287,12 @@ mod tests {
         for (i, exercise) in EXERCISES.iter().enumerate() {
             assert_eq!(find(exercise.name).map(|e| e.lesson), Some(exercise.lesson));
             if let Some(next) = EXERCISES.get(i + 1) {
-                assert!(exercise.lesson <= next.lesson, "{} before {}", exercise.name, next.name);
+                assert!(
+                    exercise.lesson <= next.lesson,
+                    "{} before {}",
+                    exercise.name,
+                    next.name
+                );
             }
         }
     }

@@ -149,10 +149,17 @@ impl Workshop {
     }
 
     /// Compiles the check program around `file`: the executable, or rustc's errors.
-    pub fn build_check(&self, exercise: &Exercise, file: &Path) -> io::Result<Result<PathBuf, String>> {
+    pub fn build_check(
+        &self,
+        exercise: &Exercise,
+        file: &Path,
+    ) -> io::Result<Result<PathBuf, String>> {
         // One folder per exercise and per folder of exercises, so that two
         // runners (or tests) checking different copies do not collide.
-        let folder = file.parent().map(|p| fingerprint(&p.to_string_lossy())).unwrap_or_default();
+        let folder = file
+            .parent()
+            .map(|p| fingerprint(&p.to_string_lossy()))
+            .unwrap_or_default();
         let out = self.build.join(folder).join(exercise.name);
         fs::create_dir_all(&out).map_err(|e| named(e, "create", &out))?;
         let file = absolute(file)?;
@@ -174,9 +181,19 @@ impl Workshop {
         let rlib = self.library_rlib()?;
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
         let output = Command::new(rustc)
-            .args(["--edition", "2021", "--crate-name", "workshop_check", "-A", "warnings"])
+            .args([
+                "--edition",
+                "2021",
+                "--crate-name",
+                "workshop_check",
+                "-A",
+                "warnings",
+            ])
             .arg("-L")
-            .arg(format!("dependency={}", self.library.join("deps").display()))
+            .arg(format!(
+                "dependency={}",
+                self.library.join("deps").display()
+            ))
             .arg("--extern")
             .arg(format!("yieldloop={}", rlib.display()))
             .arg("-o")
@@ -222,7 +239,10 @@ impl Workshop {
     /// Runs a built check program, stopping it after the time limit.
     pub fn run_check(&self, program: &Path) -> io::Result<Verdict> {
         let mut command = Command::new(program);
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("RUST_BACKTRACE");
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .env_remove("RUST_BACKTRACE");
         if self.backtrace {
             command.env("WORKSHOP_BACKTRACE", "1");
         }
@@ -253,7 +273,11 @@ impl Workshop {
             _ => Verdict::Failed(format!(
                 "the check program stopped abnormally ({status}); a stack overflow or an \
                  abort in your code?{}",
-                if said.is_empty() { String::new() } else { format!("\n{said}") }
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{said}")
+                }
             )),
         })
     }
@@ -274,7 +298,10 @@ impl Workshop {
     }
 
     fn save_state(&self, state: &BTreeMap<String, String>) -> io::Result<()> {
-        let text: String = state.iter().map(|(key, value)| format!("{key} {value}\n")).collect();
+        let text: String = state
+            .iter()
+            .map(|(key, value)| format!("{key} {value}\n"))
+            .collect();
         let file = self.state_file();
         fs::write(&file, text).map_err(|e| named(e, "write", &file))
     }
@@ -293,5 +320,8 @@ fn absolute(path: &Path) -> io::Result<PathBuf> {
 
 /// An I/O error that says what was being done to which file.
 fn named(error: io::Error, doing: &str, path: &Path) -> io::Error {
-    io::Error::new(error.kind(), format!("could not {doing} {}: {error}", path.display()))
+    io::Error::new(
+        error.kind(),
+        format!("could not {doing} {}: {error}", path.display()),
+    )
 }

@@ -51,8 +51,7 @@ pub fn wait_ready(
         // Round up, so a 0.4 ms wait does not become a busy "0 ms" poll.
         Some(limit) => {
             let millis = limit.as_micros().div_ceil(1000);
-            PollTimeout::try_from(millis.min(i32::MAX as u128) as i32)
-                .unwrap_or(PollTimeout::MAX)
+            PollTimeout::try_from(millis.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
         }
     };
     match poll(&mut polled, timeout) {
@@ -73,7 +72,8 @@ pub fn wait_ready(
         }
         // Hang-up and error count as "ready": the next read or write tells
         // the task what happened, instead of the task waiting forever.
-        let ready_bits = PollFlags::POLLIN | PollFlags::POLLOUT | PollFlags::POLLHUP | PollFlags::POLLERR;
+        let ready_bits =
+            PollFlags::POLLIN | PollFlags::POLLOUT | PollFlags::POLLHUP | PollFlags::POLLERR;
         if events.intersects(ready_bits) {
             if index < to_read.len() {
                 readable.push(fd);

@@ -21,8 +21,15 @@ pub fn check(frames: fn() -> Vec<&'static str>) -> Outcome {
             ALL.join(", ")
         )));
     }
-    let missing: Vec<&str> = ALL.iter().copied().filter(|n| !answer.contains(n)).collect();
-    if missing.iter().any(|n| ["Generator::send", "run", "main"].contains(n)) {
+    let missing: Vec<&str> = ALL
+        .iter()
+        .copied()
+        .filter(|n| !answer.contains(n))
+        .collect();
+    if missing
+        .iter()
+        .any(|n| ["Generator::send", "run", "main"].contains(n))
+    {
         return Err(wrong(format!(
             "you left out {}. Run `RUST_BACKTRACE=1 cargo run --bin 04-sleep` and look \
              below the coroutine's own frames: can the unwinder cross from the \

@@ -55,10 +55,16 @@ pub fn check(nap: Nap) -> Outcome {
     if let Some(problem) = problems.first() {
         return Err(task_failed(problem));
     }
-    let expected: Vec<String> = [(0, "a enter"), (0, "b enter"), (500, "b middle"), (1000, "a exit"), (1000, "b exit")]
-        .iter()
-        .map(|&(at, what)| line(ms(at), what))
-        .collect();
+    let expected: Vec<String> = [
+        (0, "a enter"),
+        (0, "b enter"),
+        (500, "b middle"),
+        (1000, "a exit"),
+        (1000, "b exit"),
+    ]
+    .iter()
+    .map(|&(at, what)| line(ms(at), what))
+    .collect();
     compare_traces(&expected, &log.lines(), |want, got| {
         match (want.and_then(millis_of), got.and_then(millis_of)) {
             (Some(w), Some(g)) if g < w => {
@@ -70,7 +76,9 @@ pub fn check(nap: Nap) -> Outcome {
         }
     })?;
     if event_loop.timer_count() != 0 {
-        return Err(wrong("the trace is right, but a timer is still pending after both tasks ended"));
+        return Err(wrong(
+            "the trace is right, but a timer is still pending after both tasks ended",
+        ));
     }
     Ok(())
 }

@@ -32,11 +32,13 @@ pub fn check(fetch: fn(&str) -> Result<String, String>) -> Outcome {
         line(at, "got the page at http://a/"),
         line(at, "error 404 for http://a/missing"),
     ];
-    compare_traces(&expected, &log.lines(), |want, got| match (want, got) {
+    compare_traces(&expected, &log.lines(), |want, got| {
+        match (want, got) {
         (Some(_), None) => "a fetch never returned: does the callback complete the future the task waits on?".into(),
         (Some(w), Some(g)) if w[..5] != g[..5] => {
             "fetch returned at the wrong time: it should suspend until the callback runs, 0.2 s later".into()
         }
         _ => "fetch should return exactly what the callback was given: Ok(page) or Err(error)".into(),
+    }
     })
 }

@@ -7,9 +7,17 @@ use super::report::{compare_traces, guarded, line, millis_of, Log, Outcome};
 
 type Countdown = fn(&Yield, u32, &dyn Fn(&str));
 
-fn counter(name: &'static str, from: u32, countdown: Countdown, clock: Clock, log: Log) -> Coroutine {
+fn counter(
+    name: &'static str,
+    from: u32,
+    countdown: Countdown,
+    clock: Clock,
+    log: Log,
+) -> Coroutine {
     Generator::new(move |co, ()| {
-        countdown(co, from, &|word| log.at(clock.now(), &format!("{name} {word}")));
+        countdown(co, from, &|word| {
+            log.at(clock.now(), &format!("{name} {word}"))
+        });
         Ok(())
     })
 }

@@ -27,10 +27,15 @@ pub fn check(download: Download) -> Outcome {
     if page.as_deref() != Ok("the page") {
         return Err(wrong("download() must still return Ok(\"the page\")"));
     }
-    let expected: Vec<String> = ["0.300 still working", "0.600 still working", "0.900 still working", "1.000 downloaded"]
-        .iter()
-        .map(|l| l.to_string())
-        .collect();
+    let expected: Vec<String> = [
+        "0.300 still working",
+        "0.600 still working",
+        "0.900 still working",
+        "1.000 downloaded",
+    ]
+    .iter()
+    .map(|l| l.to_string())
+    .collect();
     compare_traces(&expected, &log.lines(), |want, got| match (want, got) {
         (None, Some(_)) => "the heartbeat went on after the download returned: \
                             who stops it? Dropping its JoinHandle does not."

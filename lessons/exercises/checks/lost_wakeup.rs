@@ -63,17 +63,27 @@ pub fn check<F: FlagLike>() -> Outcome {
     };
     guarded("your Flag", || {
         event_loop.run_until_complete(move || {
-            let handles = [spawn("early", early), spawn("setter", setter), spawn("late", late)];
+            let handles = [
+                spawn("early", early),
+                spawn("setter", setter),
+                spawn("late", late),
+            ];
             for handle in handles {
                 let _ = handle.join();
             }
         })
     })?
     .map_err(task_failed)?;
-    let expected: Vec<String> = ["0.000 early waits", "0.100 set", "0.100 early woke", "0.200 late waits", "0.200 late woke"]
-        .iter()
-        .map(|l| l.to_string())
-        .collect();
+    let expected: Vec<String> = [
+        "0.000 early waits",
+        "0.100 set",
+        "0.100 early woke",
+        "0.200 late waits",
+        "0.200 late woke",
+    ]
+    .iter()
+    .map(|l| l.to_string())
+    .collect();
     compare_traces(&expected, &log.lines(), |want, _| match want {
         Some(w) if w.contains("late woke") => {
             "the flag was set at 0.100, before `late` began to wait at 0.200. \

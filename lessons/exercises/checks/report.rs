@@ -83,8 +83,14 @@ pub fn task_failed(error: impl std::fmt::Display) -> Failure {
     let text = error.to_string();
     if let Some((_, left)) = text.split_once("not yet implemented") {
         let left = left.trim_start_matches(": ");
-        let what = if left.is_empty() { String::new() } else { format!(" (\"{left}\")") };
-        Failure::NotAttempted(format!("your code reached a todo!(){what}: this part is still yours to write."))
+        let what = if left.is_empty() {
+            String::new()
+        } else {
+            format!(" (\"{left}\")")
+        };
+        Failure::NotAttempted(format!(
+            "your code reached a todo!(){what}: this part is still yours to write."
+        ))
     } else {
         wrong(format!("a task failed: {text}"))
     }
@@ -104,8 +110,7 @@ pub fn compare_traces(
     got: &[String],
     question: impl Fn(Option<&str>, Option<&str>) -> String,
 ) -> Outcome {
-    let Some(first) = (0..expected.len().max(got.len()))
-        .find(|&i| expected.get(i) != got.get(i))
+    let Some(first) = (0..expected.len().max(got.len())).find(|&i| expected.get(i) != got.get(i))
     else {
         return Ok(());
     };
@@ -123,7 +128,11 @@ fn side_by_side(
     for i in 0..expected.len().max(got.len()) {
         let left = expected.get(i).map_or("", String::as_str);
         let right = got.get(i).map_or("", String::as_str);
-        let mark = if i == first { "   <-- first difference" } else { "" };
+        let mark = if i == first {
+            "   <-- first difference"
+        } else {
+            ""
+        };
         text.push_str(&format!("  {left:<width$} | {right}{mark}\n"));
     }
     let want = expected.get(first).map(String::as_str);

@@ -34,7 +34,11 @@ macro_rules! impl_mini_loop {
             fn soon(&mut self, callback: impl FnOnce(&mut Self) + 'static) {
                 self.call_soon(Box::new(callback));
             }
-            fn later(&mut self, delay: std::time::Duration, callback: impl FnOnce(&mut Self) + 'static) {
+            fn later(
+                &mut self,
+                delay: std::time::Duration,
+                callback: impl FnOnce(&mut Self) + 'static,
+            ) {
                 self.call_later(delay, Box::new(callback));
             }
             fn turn(&mut self) {

@@ -58,7 +58,10 @@ pub fn check(run: fn(Vec<Task>) -> io::Result<()>) -> Outcome {
             write_all(co, &mut ping_end, b"ping");
             let mut buf = [0; 16];
             let n = read_some(co, &mut ping_end, &mut buf);
-            log.at(Default::default(), &format!("ping got {}", String::from_utf8_lossy(&buf[..n])));
+            log.at(
+                Default::default(),
+                &format!("ping got {}", String::from_utf8_lossy(&buf[..n])),
+            );
             Ok(())
         }
     });
@@ -67,7 +70,10 @@ pub fn check(run: fn(Vec<Task>) -> io::Result<()>) -> Outcome {
         move |co, ()| {
             let mut buf = [0; 16];
             let n = read_some(co, &mut pong_end, &mut buf);
-            log.at(Default::default(), &format!("pong got {}", String::from_utf8_lossy(&buf[..n])));
+            log.at(
+                Default::default(),
+                &format!("pong got {}", String::from_utf8_lossy(&buf[..n])),
+            );
             write_all(co, &mut pong_end, b"pong");
             Ok(())
         }
@@ -102,17 +108,28 @@ pub fn check(run: fn(Vec<Task>) -> io::Result<()>) -> Outcome {
     let mut lines: Vec<String> = log
         .lines()
         .into_iter()
-        .map(|l| l.split_once(' ').map_or(l.clone(), |(_, what)| what.to_string()))
+        .map(|l| {
+            l.split_once(' ')
+                .map_or(l.clone(), |(_, what)| what.to_string())
+        })
         .collect();
     lines.sort();
-    let expected = ["ping got pong", "pong got ping", &format!("receiver got {BULK} bytes")];
+    let expected = [
+        "ping got pong",
+        "pong got ping",
+        &format!("receiver got {BULK} bytes"),
+    ];
     for wanted in expected {
         if !lines.iter().any(|l| l == wanted) {
             return Err(wrong(format!(
                 "your run() returned, but no task noted `{wanted}` (they noted: {}).\n\
                  Did run() return while tasks were still parked in to_read or to_write? \
                  It may stop only when all three (ready, to_read, to_write) are empty.",
-                if lines.is_empty() { "nothing".to_string() } else { lines.join("; ") }
+                if lines.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    lines.join("; ")
+                }
             )));
         }
     }

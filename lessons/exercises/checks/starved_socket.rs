@@ -29,7 +29,11 @@ macro_rules! impl_io_loop {
             fn soon(&mut self, callback: impl FnOnce(&mut Self) + 'static) {
                 self.call_soon(Box::new(callback));
             }
-            fn reader(&mut self, fd: std::os::fd::RawFd, callback: impl FnOnce(&mut Self) + 'static) {
+            fn reader(
+                &mut self,
+                fd: std::os::fd::RawFd,
+                callback: impl FnOnce(&mut Self) + 'static,
+            ) {
                 self.add_reader(fd, Box::new(callback));
             }
             fn turn(&mut self) -> std::io::Result<()> {
@@ -66,7 +70,10 @@ pub fn check<L: IoLoopLike>() -> Outcome {
     io_loop.reader(fd, move |_: &mut L| {
         let mut buf = [0; 16];
         let n = server.read(&mut buf).unwrap_or(0);
-        noted.borrow_mut().push(format!("socket read {}", String::from_utf8_lossy(&buf[..n])));
+        noted.borrow_mut().push(format!(
+            "socket read {}",
+            String::from_utf8_lossy(&buf[..n])
+        ));
     });
     guarded("your run_once()", || -> io::Result<()> {
         for _ in 0..60 {
@@ -77,7 +84,14 @@ pub fn check<L: IoLoopLike>() -> Outcome {
     .map_err(|error| wrong(format!("run_once returned an error: {error}")))?;
     let events = events.borrow();
     let socket_at = events.iter().position(|e| e.starts_with("socket read"));
-    let shown = |upto: usize| events.iter().take(upto).cloned().collect::<Vec<_>>().join(", ");
+    let shown = |upto: usize| {
+        events
+            .iter()
+            .take(upto)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match socket_at {
         Some(at) if at <= 2 => Ok(()),
         Some(at) => Err(wrong(format!(

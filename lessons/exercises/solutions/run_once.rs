@@ -42,7 +42,12 @@ pub struct MiniLoop {
 impl MiniLoop {
     /// An empty loop on `clock`.
     pub fn new(clock: Clock) -> MiniLoop {
-        MiniLoop { clock, ready: VecDeque::new(), timers: Vec::new(), scheduled: 0 }
+        MiniLoop {
+            clock,
+            ready: VecDeque::new(),
+            timers: Vec::new(),
+            scheduled: 0,
+        }
     }
 
     /// Runs `callback` on the next turn.
@@ -96,6 +101,7 @@ impl MiniLoop {
             }
         }
         due.sort_by_key(|&(deadline, order, _)| (deadline, order));
-        self.ready.extend(due.into_iter().map(|(_, _, callback)| callback));
+        self.ready
+            .extend(due.into_iter().map(|(_, _, callback)| callback));
     }
 }

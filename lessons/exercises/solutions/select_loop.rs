@@ -25,7 +25,9 @@ pub fn run(tasks: Vec<Task>) -> io::Result<()> {
                     to_write.insert(fd, task);
                 }
                 Ok(GeneratorState::Yielded(Request::Sleep(_))) => {
-                    return Err(io::Error::other("this loop has no timers: Sleep is not served"))
+                    return Err(io::Error::other(
+                        "this loop has no timers: Sleep is not served",
+                    ))
                 }
                 Ok(GeneratorState::Returned(())) | Err(_) => {} // finished
             }

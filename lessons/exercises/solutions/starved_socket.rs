@@ -63,7 +63,11 @@ impl IoLoop {
             // Every turn asks about the sockets. Blocking only when there is
             // nothing else to do; with callbacks waiting, a zero timeout
             // just collects what is already readable.
-            let timeout = if self.ready.is_empty() { None } else { Some(Duration::ZERO) };
+            let timeout = if self.ready.is_empty() {
+                None
+            } else {
+                Some(Duration::ZERO)
+            };
             self.poll_readers(timeout)?;
         }
         for _ in 0..self.ready.len() {
