@@ -257,7 +257,13 @@ fn watch(workshop: &Workshop) -> Result<ExitCode, String> {
     let (saved, changes) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if event.kind.is_modify() || event.kind.is_create() {
+            // Only the exercises: the runner's own state file changes too,
+            // when a check passes, and must not start another check.
+            let an_exercise = event
+                .paths
+                .iter()
+                .any(|path| path.extension().is_some_and(|e| e == "rs"));
+            if an_exercise && (event.kind.is_modify() || event.kind.is_create()) {
                 let _ = saved.send(());
             }
         }

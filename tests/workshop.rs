@@ -124,14 +124,8 @@ fn a_solved_exercise_is_done_and_check_moves_on_to_the_next() {
     );
     assert!(workshop(&dir, &["list"]).stdout.contains("0/14 done"));
 
+    // Deleting the marker, as asked, makes it done without another check.
     fs::write(dir.join("grep.rs"), solution("grep")).unwrap();
-    let ran = workshop(&dir, &["check"]);
-    assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
-    assert!(
-        ran.stdout.contains("✓ grep passes. Done!"),
-        "{}",
-        ran.stdout
-    );
     let list = workshop(&dir, &["list"]).stdout;
     assert!(list.contains("1/14 done"), "{list}");
     assert!(
@@ -142,9 +136,24 @@ fn a_solved_exercise_is_done_and_check_moves_on_to_the_next() {
     // `check` with no name now takes the next pending one.
     let next = workshop(&dir, &["check"]);
     assert!(next.stdout.contains("Checking averager"), "{}", next.stdout);
+    // A solution without the marker passes and is done at once.
+    fs::write(dir.join("averager.rs"), solution("averager")).unwrap();
+    let ran = workshop(&dir, &["check", "averager"]);
+    assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("✓ averager passes. Done!"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("Next: run (after lesson 03)"),
+        "{}",
+        ran.stdout
+    );
+    assert!(workshop(&dir, &["list"]).stdout.contains("2/14 done"));
     // Editing a done exercise makes it pending again until it passes again.
     fs::write(dir.join("grep.rs"), solution("grep") + "\n// changed\n").unwrap();
-    assert!(workshop(&dir, &["list"]).stdout.contains("0/14 done"));
+    assert!(workshop(&dir, &["list"]).stdout.contains("1/14 done"));
 }
 
 #[test]
@@ -285,4 +294,51 @@ fn verify_proves_every_stub_fails_and_every_solution_passes() {
         "{}",
         ran.stdout
     );
+}
+
+#[test]
+fn watch_rechecks_when_an_exercise_is_saved() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    let dir = scratch("watch");
+    let mut child = Command::new(RUNNER)
+        .arg("--dir")
+        .arg(&dir)
+        .arg("watch")
+        .env_remove("WORKSHOP_DIR")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the runner starts");
+    let (lines, seen) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut all = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = seen.recv_timeout(Duration::from_millis(100)) {
+                let found = line.contains(needle);
+                all.push(line);
+                if found {
+                    return all;
+                }
+            }
+        }
+        panic!("no line with {needle:?} in:\n{}", all.join("\n"));
+    };
+    wait_for("Watching");
+    fs::write(dir.join("grep.rs"), solution("grep")).unwrap();
+    wait_for("✓ grep passes. Done!");
+    wait_for("Watching");
+    // The pass wrote the runner's state file: that is no save of an
+    // exercise, so nothing more is checked until one is saved.
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<String> = seen.try_iter().collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!after.iter().any(|l| l.contains("Checking")), "{after:?}");
 }
