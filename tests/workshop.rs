@@ -45,13 +45,28 @@ fn workshop(dir: &Path, args: &[&str]) -> Ran {
     }
 }
 
-/// A fresh, empty folder for one test's copies.
-fn scratch(test: &str) -> PathBuf {
+/// A fresh, empty folder for one test's copies, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(test: &str) -> Scratch {
     let dir =
         std::env::temp_dir().join(format!("yieldloop-workshop-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn solution(name: &str) -> String {
@@ -303,7 +318,7 @@ fn watch_rechecks_when_an_exercise_is_saved() {
     let dir = scratch("watch");
     let mut child = Command::new(RUNNER)
         .arg("--dir")
-        .arg(&dir)
+        .arg(&*dir)
         .arg("watch")
         .env_remove("WORKSHOP_DIR")
         .stdout(Stdio::piped())

@@ -4,7 +4,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use super::report::{
-    compare_traces, guarded, line, millis_of, task_failed, virtual_loop, wrong, Log, Outcome,
+    compare_traces, guarded, millis_of, task_failed, trace, virtual_loop, wrong, Log, Outcome,
 };
 
 type Nap = fn(Duration) -> Result<(), Box<dyn Error>>;
@@ -55,16 +55,13 @@ pub fn check(nap: Nap) -> Outcome {
     if let Some(problem) = problems.first() {
         return Err(task_failed(problem));
     }
-    let expected: Vec<String> = [
+    let expected = trace(&[
         (0, "a enter"),
         (0, "b enter"),
         (500, "b middle"),
         (1000, "a exit"),
         (1000, "b exit"),
-    ]
-    .iter()
-    .map(|&(at, what)| line(ms(at), what))
-    .collect();
+    ]);
     compare_traces(&expected, &log.lines(), |want, got| {
         match (want.and_then(millis_of), got.and_then(millis_of)) {
             (Some(w), Some(g)) if g < w => {

@@ -3,7 +3,7 @@
 use yieldloop::generators::run::{run, Coroutine, Yield};
 use yieldloop::{Clock, Generator};
 
-use super::report::{compare_traces, guarded, line, millis_of, Log, Outcome};
+use super::report::{compare_traces, guarded, millis_of, trace, Log, Outcome};
 
 type Countdown = fn(&Yield, u32, &dyn Fn(&str));
 
@@ -31,18 +31,15 @@ pub fn check(countdown: Countdown) -> Outcome {
         counter("b", 2, countdown, clock.clone(), log.clone()),
     ];
     guarded("countdown under run()", || run(&clock, coroutines))?;
-    let expected: Vec<String> = [
+    let expected = trace(&[
         (0, "a 3"),
         (0, "b 2"),
-        (1, "a 2"),
-        (1, "b 1"),
-        (2, "a 1"),
-        (2, "b liftoff"),
-        (3, "a liftoff"),
-    ]
-    .iter()
-    .map(|&(s, what)| line(std::time::Duration::from_secs(s), what))
-    .collect();
+        (1000, "a 2"),
+        (1000, "b 1"),
+        (2000, "a 1"),
+        (2000, "b liftoff"),
+        (3000, "a liftoff"),
+    ]);
     compare_traces(&expected, &log.lines(), |want, got| {
         match (want.and_then(millis_of), got.and_then(millis_of)) {
             (Some(w), Some(g)) if w != g => {

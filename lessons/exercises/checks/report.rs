@@ -101,6 +101,14 @@ pub fn line(at: Duration, what: &str) -> String {
     format!("{:.3} {what}", at.as_secs_f64())
 }
 
+/// A trace written as (milliseconds, what) pairs, as [`line`]s.
+pub fn trace(lines: &[(u64, &str)]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|&(at, what)| line(Duration::from_millis(at), what))
+        .collect()
+}
+
 /// Compares a trace with the expected one. On a difference, prints both side
 /// by side with the first diverging line marked, then one sentence:
 /// "expected `0.500 b middle`, got `1.000 a exit`: QUESTION", where

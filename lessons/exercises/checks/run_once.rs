@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use yieldloop::Clock;
 
-use super::report::{compare_traces, guarded, line, millis_of, Log, Outcome};
+use super::report::{compare_traces, guarded, millis_of, trace, Log, Outcome};
 
 /// What the check needs of the learner's loop, whichever file it is in.
 pub trait Loop: Sized + 'static {
@@ -90,7 +90,7 @@ pub fn check<L: Loop>() -> Outcome {
             mini.turn();
         }
     })?;
-    let expected: Vec<String> = [
+    let expected = trace(&[
         (0, "c soon"),
         (0, "d turn 1"),
         (0, "d turn 2"),
@@ -98,10 +98,7 @@ pub fn check<L: Loop>() -> Outcome {
         (500, "b first timer"),
         (1000, "a timer"),
         (1000, "b second timer"),
-    ]
-    .iter()
-    .map(|&(at, what)| line(ms(at), what))
-    .collect();
+    ]);
     compare_traces(&expected, &log.lines(), |want, got| {
         match (want.and_then(millis_of), got.and_then(millis_of)) {
             (Some(_), None) => "a timer never ran: does run_once move the due timers to `ready`?".into(),

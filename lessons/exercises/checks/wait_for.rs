@@ -6,7 +6,9 @@ use yieldloop::{secs, sleep, SuspendError};
 
 use super::report::{compare_traces, guarded, task_failed, virtual_loop, wrong, Log, Outcome};
 
-type WaitFor = fn(Duration, Box<dyn FnOnce() -> Result<u32, SuspendError>>) -> Option<u32>;
+/// The work given to `wait_for`.
+type Job = Box<dyn FnOnce() -> Result<u32, SuspendError>>;
+type WaitFor = fn(Duration, Job) -> Option<u32>;
 
 /// Notes when it is dropped: the work's cleanup.
 struct Cleanup(Log);
@@ -17,11 +19,30 @@ impl Drop for Cleanup {
     }
 }
 
+/// Runs `work` under the learner's `wait_for` with a 1 s limit in a task
+/// of its own, and notes what came back as `WHAT gave ANSWER`.
+fn run_one(
+    event_loop: &mut yieldloop::EventLoop,
+    wait_for: WaitFor,
+    log: &Log,
+    what: &'static str,
+    work: Job,
+) -> Outcome {
+    let log = log.clone();
+    guarded("your my_wait_for()", || {
+        event_loop.run_until_complete(move || {
+            let answer = wait_for(secs(1.0), work);
+            log.now(&format!("{what} gave {answer:?}"));
+        })
+    })?
+    .map_err(task_failed)
+}
+
 /// Work of 0.5 s under a 1 s limit, then work of 5 s under a 1 s limit.
 pub fn check(wait_for: WaitFor) -> Outcome {
     let mut event_loop = virtual_loop()?;
     let log = Log::default();
-    let job = |seconds: f64| -> Box<dyn FnOnce() -> Result<u32, SuspendError>> {
+    let job = |seconds: f64| -> Job {
         let log = log.clone();
         Box::new(move || {
             let _cleanup = Cleanup(log);
@@ -30,14 +51,7 @@ pub fn check(wait_for: WaitFor) -> Outcome {
         })
     };
     let (quick, slow) = (job(0.5), job(5.0));
-    let main_log = log.clone();
-    guarded("your my_wait_for()", || {
-        event_loop.run_until_complete(move || {
-            let answer = wait_for(secs(1.0), quick);
-            main_log.now(&format!("quick work gave {answer:?}"));
-        })
-    })?
-    .map_err(task_failed)?;
+    run_one(&mut event_loop, wait_for, &log, "quick work", quick)?;
     // Checked between the two: once the quick work is done, its deadline
     // must be gone, or it would fire later into whatever the caller does next.
     if event_loop.timer_count() != 0 {
@@ -46,14 +60,7 @@ pub fn check(wait_for: WaitFor) -> Outcome {
              cancel the timer once the work has finished",
         ));
     }
-    let main_log = log.clone();
-    guarded("your my_wait_for()", || {
-        event_loop.run_until_complete(move || {
-            let answer = wait_for(secs(1.0), slow);
-            main_log.now(&format!("slow work gave {answer:?}"));
-        })
-    })?
-    .map_err(task_failed)?;
+    run_one(&mut event_loop, wait_for, &log, "slow work", slow)?;
     let expected = vec![
         "0.500 work cleaned up".to_string(),
         "0.500 quick work gave Some(42)".to_string(),
