@@ -357,3 +357,30 @@ fn watch_rechecks_when_an_exercise_is_saved() {
     let _ = child.wait();
     assert!(!after.iter().any(|l| l.contains("Checking")), "{after:?}");
 }
+
+#[test]
+fn a_panic_says_where_and_a_backtrace_comes_only_when_asked() {
+    let dir = scratch("backtrace");
+    workshop(&dir, &["list"]);
+    let panicking = solution("grep").replace(
+        "let mut line = first_line;",
+        "let mut line = first_line;\n        assert!(line.is_empty(), \"boom\");",
+    );
+    fs::write(dir.join("grep.rs"), panicking).unwrap();
+    let quiet = workshop(&dir, &["check", "grep"]);
+    assert!(!quiet.success);
+    assert!(quiet.stdout.contains("panicked at"), "{}", quiet.stdout);
+    assert!(quiet.stdout.contains("grep.rs:"), "where: {}", quiet.stdout);
+    assert!(quiet.stdout.contains("boom"), "{}", quiet.stdout);
+    assert!(
+        !quiet.stderr.contains("exercise::grep"),
+        "no backtrace: {}",
+        quiet.stderr
+    );
+    let loud = workshop(&dir, &["--backtrace", "check", "grep"]);
+    assert!(
+        loud.stderr.contains("exercise::grep"),
+        "a backtrace: {}",
+        loud.stderr
+    );
+}
