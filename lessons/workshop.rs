@@ -216,8 +216,8 @@ fn check(workshop: &Workshop, exercise: &Exercise) -> Result<ExitCode, String> {
             exercise.name
         ),
         Verdict::TooSlow => println!(
-            "✗ {}'s check did not finish in 20 seconds: your code may wait forever (a task \
-             that is never woken?) or loop without end.",
+            "✗ {}'s check did not finish in time, and was stopped: your code may wait \
+             forever (a task that is never woken?) or loop without end.",
             exercise.name
         ),
     }

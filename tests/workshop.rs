@@ -19,7 +19,13 @@ struct Ran {
 
 /// Runs the runner on `dir`; kills it after two minutes so a hang fails.
 fn workshop(dir: &Path, args: &[&str]) -> Ran {
+    workshop_with(dir, args, &[])
+}
+
+/// [`workshop`] with extra environment variables.
+fn workshop_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
     let mut child = Command::new(RUNNER)
+        .envs(env.iter().copied())
         .arg("--dir")
         .arg(dir)
         .args(args)
@@ -382,5 +388,39 @@ fn a_panic_says_where_and_a_backtrace_comes_only_when_asked() {
         loud.stderr.contains("exercise::grep"),
         "a backtrace: {}",
         loud.stderr
+    );
+}
+
+#[test]
+fn a_check_that_hangs_is_stopped_with_a_question() {
+    let dir = scratch("hang");
+    workshop(&dir, &["list"]);
+    // A loop that parks tasks and never asks which descriptors are ready.
+    let hanging = solution("select_loop").replace(
+        "let (readable, writable) = wait_ready(&reading, &writing, None)?;",
+        "let (readable, writable): (Vec<RawFd>, Vec<RawFd>) = loop { let _ = (&reading, &writing, wait_ready); std::thread::sleep(std::time::Duration::from_millis(10)); };",
+    );
+    fs::write(dir.join("select_loop.rs"), hanging).unwrap();
+    let started = Instant::now();
+    let ran = workshop_with(
+        &dir,
+        &["check", "select_loop"],
+        &[("WORKSHOP_CHECK_SECONDS", "3")],
+    );
+    assert!(!ran.success);
+    assert!(
+        ran.stdout.contains("did not finish in time"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("a task that is never woken?"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
     );
 }
