@@ -221,3 +221,18 @@ fn help_and_bad_flags() {
     assert!(!bad.status.success());
     assert!(!String::from_utf8_lossy(&bad.stderr).contains("panicked"));
 }
+
+#[test]
+fn a_request_head_that_never_ends_gets_a_408() {
+    let server = EchoServer::start(SERVER, &[]);
+    let mut stalled = server.connect();
+    stalled.write_all(b"GET /stats HTTP/1.1\r\n").unwrap();
+    let started = Instant::now();
+    let (status, _) = read_answer(&mut stalled);
+    assert_eq!(status, 408);
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -264,3 +264,31 @@ fn a_run_that_ignores_the_earliest_wake_up_is_asked_about_it() {
         "{text}"
     );
 }
+
+/// Every exercise has a section on its group's page, and every page is in
+/// the book's Workshop part.
+#[test]
+fn every_exercise_is_in_the_book() {
+    let summary = std::fs::read_to_string("docs/src/SUMMARY.md").unwrap();
+    let overview = std::fs::read_to_string("docs/src/workshop.md").unwrap();
+    for exercise in catalog::EXERCISES {
+        let page = std::fs::read_to_string(format!("docs/src/{}", exercise.page))
+            .unwrap_or_else(|e| panic!("{}: page {}: {e}", exercise.name, exercise.page));
+        assert!(
+            page.contains(&format!("## `{}`", exercise.name)),
+            "{} has no section on {}",
+            exercise.name,
+            exercise.page
+        );
+        assert!(
+            summary.contains(&format!("({})", exercise.page)),
+            "{} is not in SUMMARY.md",
+            exercise.page
+        );
+        assert!(
+            overview.contains(&format!("| `{}` |", exercise.name)),
+            "{} is not in workshop.md's table",
+            exercise.name
+        );
+    }
+}
