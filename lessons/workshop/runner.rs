@@ -258,6 +258,15 @@ impl Workshop {
         let mut child = command
             .spawn()
             .map_err(|e| named(e, "run the check", program))?;
+        // Read what it prints while it runs: a learner's debugging output
+        // could otherwise fill the pipe and stall the check.
+        let reader = child.stdout.take().map(|mut stdout| {
+            std::thread::spawn(move || {
+                let mut said = Vec::new();
+                let _ = io::Read::read_to_end(&mut stdout, &mut said);
+                String::from_utf8_lossy(&said).into_owned()
+            })
+        });
         let started = Instant::now();
         let limit = check_time_limit();
         let status = loop {
@@ -271,10 +280,9 @@ impl Workshop {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let mut said = String::new();
-        if let Some(mut stdout) = child.stdout.take() {
-            io::Read::read_to_string(&mut stdout, &mut said)?;
-        }
+        let said = reader
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default();
         let said = said.trim_end().to_string();
         Ok(match status.code() {
             Some(0) => Verdict::Passed,
