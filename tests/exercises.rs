@@ -4,7 +4,9 @@
 //!
 //! The runner (`cargo run --bin workshop -- check NAME`) runs the same
 //! checks, from `lessons/exercises/checks/`, on the learner's copy in
-//! `exercises/`; `tests/workshop.rs` tests the runner itself.
+//! `exercises/`; `tests/workshop.rs` tests the runner itself. With
+//! `--features learner`, this file also checks your own copies (see the
+//! last test).
 
 // Each exercise file is a small public API; a check uses only its part.
 #![allow(dead_code)]
@@ -291,4 +293,30 @@ fn every_exercise_is_in_the_book() {
             exercise.name
         );
     }
+}
+
+/// With `--features learner`: the learner's own copies, each checked by the
+/// runner as `cargo run --bin workshop -- check NAME` would. All must pass.
+#[cfg(feature = "learner")]
+#[test]
+fn your_copies_pass_their_checks() {
+    let mut failing = Vec::new();
+    for exercise in catalog::EXERCISES {
+        let ran = std::process::Command::new(env!("CARGO_BIN_EXE_workshop"))
+            .args(["check", exercise.name])
+            .output()
+            .expect("the runner starts");
+        if !ran.status.success() {
+            failing.push(format!(
+                "{}\n{}",
+                exercise.name,
+                String::from_utf8_lossy(&ran.stdout)
+            ));
+        }
+    }
+    assert!(
+        failing.is_empty(),
+        "not passing yet:\n\n{}",
+        failing.join("\n")
+    );
 }
