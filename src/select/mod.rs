@@ -12,8 +12,10 @@
 //! | [`sock`]        | `sock_accept`/`sock_recv`/`sock_sendall` for tasks     |
 //! | [`net`]         | listening sockets with a backlog of 1,024 (also used by the reactor) |
 //! | [`descriptors`] | the open-files limit; holding low descriptor numbers   |
+//! | [`ready`]       | `wait_ready`: poll(2) as one call, for the workshop's exercises |
 
 pub mod descriptors;
 pub mod net;
+pub mod ready;
 pub mod select_loop;
 pub mod sock;

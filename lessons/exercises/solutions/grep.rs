@@ -1,4 +1,4 @@
-//! Reference solution to exercise 1 (`lessons/exercises/ex1_grep.rs`).
+//! Reference solution to the `grep` exercise.
 
 use yieldloop::Generator;
 
