@@ -13,6 +13,7 @@
 //! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation |
+//! | [`executor`]     | 10      | blocking code and threads: `run_in_executor`, `call_soon_threadsafe`, processes |
 //! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
 //!
 //! What a lesson or a learner's program calls is re-exported here at the
@@ -23,16 +24,24 @@
 
 pub mod clock;
 pub mod course;
+pub mod executor;
 pub mod generators;
 pub mod reactor;
 pub mod select;
 
 pub use clock::Clock;
+pub use executor::blocking::{read_file, resolve, write_file, Address, ToAddress};
+pub use executor::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+pub use executor::run::{executor_thread_count, run_in_executor, ExecutorError};
+pub use executor::threadsafe::ThreadsafeHandle;
 pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 pub use generators::request::{secs, Request};
 pub use reactor::cancel::{shield, wait_for, CancelCause, Cancelled, SuspendError, TimedOut};
-pub use reactor::event_loop::{Builder, EventLoop, Handle, TimerHandle};
+pub use reactor::event_loop::{
+    default_executor_threads, Builder, EventLoop, Handle, StepTimes, TimerHandle,
+};
 pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
 pub use reactor::scope::{scope, Scope};
 pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, TaskError};
 pub use reactor::tcp::{TcpListener, TcpStream};
+pub use std::process::{ExitStatus, Output, Stdio};

@@ -301,6 +301,11 @@ impl TaskControl {
         }
     }
 
+    /// The task's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     // ANCHOR: request
     /// Asks for the task to be cancelled: the request waits in `pending`
     /// until the task's next suspension point, and the task is woken if it

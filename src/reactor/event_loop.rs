@@ -33,6 +33,7 @@
 //! mutated through `RefCell`s that are never borrowed while a task runs, so a
 //! running task can spawn, sleep and register sockets through the same core.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
@@ -41,7 +42,8 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
 use slab::Slab;
@@ -50,7 +52,7 @@ use tracing::{debug, error};
 use crate::clock::Clock;
 use crate::reactor::cancel::{CancelCause, TaskControl};
 use crate::reactor::future::Future;
-use crate::reactor::selector::{Event, Interest, Selector, SelectorKind};
+use crate::reactor::selector::{Event, Interest, Selector, SelectorKind, Wake};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::reactor::task::{
     self, current_ptr, set_current, task_body, Completion, JoinHandle, Task, TaskError, TaskState,
@@ -59,6 +61,43 @@ use crate::reactor::timers::{TimerId, Timers};
 
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;
+
+// ANCHOR: remote
+/// What other threads send the loop (lesson 10): finished executor jobs and
+/// `call_soon_threadsafe` callbacks. The reactor knows only this trait;
+/// `src/executor`, the stage above, implements it and installs one per loop
+/// on first use, so a loop that never meets another thread pays nothing.
+pub(crate) trait Remote {
+    /// Whether anything may still arrive from another thread. While it may,
+    /// the loop sleeps in the selector (where [`Wake`] reaches it) instead of
+    /// in a plain timer sleep, and is never idle.
+    fn may_arrive(&self) -> bool;
+    /// On the loop's thread, after each look at I/O: puts what arrived on
+    /// the ready queue and wakes the tasks whose jobs are done. Runs no user
+    /// code itself.
+    fn deliver(&self, core: &Core);
+    /// The loop is going away (its tasks are already unwound): refuse new
+    /// arrivals, and end every thread it started.
+    fn close(&self);
+    /// For the executor to find its own type again.
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
+}
+// ANCHOR_END: remote
+
+/// How long task steps took, when the [`Builder::measure_steps`] is on: the
+/// hook for a debug mode that warns about a step that blocked the loop
+/// (asyncio's `slow_callback_duration`, lesson 10).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepTimes {
+    /// How many steps were measured.
+    pub steps: u64,
+    /// The most recent step's duration.
+    pub last: Duration,
+    /// The longest step so far.
+    pub longest: Duration,
+    /// The task that took it.
+    pub longest_task: Option<String>,
+}
 
 /// What the ready queue holds: asyncio's `Handle`s.
 enum Runnable {
@@ -83,6 +122,8 @@ pub struct Builder {
     stack_pool_limit: usize,
     clock: Option<Clock>,
     selector: SelectorKind,
+    executor_threads: Option<usize>,
+    measure_steps: bool,
 }
 
 impl Default for Builder {
@@ -92,8 +133,18 @@ impl Default for Builder {
             stack_pool_limit: DEFAULT_POOL_LIMIT,
             clock: None,
             selector: SelectorKind::default(),
+            executor_threads: None,
+            measure_steps: false,
         }
     }
+}
+
+/// The executor's default size: Python's `ThreadPoolExecutor` default,
+/// `min(32, CPUs + 4)`. Its threads mostly *wait* (for a disk, a DNS server,
+/// a child process), so there may be more of them than CPUs.
+pub fn default_executor_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    (cpus + 4).min(32)
 }
 
 impl Builder {
@@ -132,6 +183,23 @@ impl Builder {
         self
     }
 
+    /// At most how many threads lesson 10's executor
+    /// (`yieldloop::run_in_executor`) runs blocking calls on (at least 1;
+    /// the default is [`default_executor_threads`]). They start one by one
+    /// as work comes, and end when the loop is dropped.
+    pub fn executor_threads(mut self, threads: usize) -> Self {
+        self.executor_threads = Some(threads.max(1));
+        self
+    }
+
+    /// Measures how long each task step takes ([`EventLoop::step_times`]).
+    /// Off by default: it costs two `Instant::now()` calls per step (some
+    /// 40 ns; a bare task switch costs about 10 ns).
+    pub fn measure_steps(mut self, on: bool) -> Self {
+        self.measure_steps = on;
+        self
+    }
+
     /// Makes the loop.
     pub fn build(self) -> io::Result<EventLoop> {
         let selector = self.selector.open()?;
@@ -154,6 +222,12 @@ impl Builder {
             registrations: Cell::new(0),
             stopping: Cell::new(false),
             closing: Cell::new(false),
+            remote: RefCell::new(None),
+            executor_threads: self
+                .executor_threads
+                .unwrap_or_else(default_executor_threads),
+            measure_steps: self.measure_steps,
+            step_times: RefCell::new(StepTimes::default()),
         });
         Ok(EventLoop { core })
     }
@@ -189,6 +263,13 @@ pub(crate) struct Core {
     stopping: Cell<bool>,
     /// Set while the loop unwinds its remaining tasks on drop.
     closing: Cell<bool>,
+    /// What other threads send (lesson 10), once something asked for it.
+    remote: RefCell<Option<Rc<dyn Remote>>>,
+    /// The executor's thread limit, from the [`Builder`].
+    executor_threads: usize,
+    /// Whether `step` times itself ([`Builder::measure_steps`]).
+    measure_steps: bool,
+    step_times: RefCell<StepTimes>,
 }
 
 impl Core {
@@ -249,7 +330,11 @@ impl Core {
             // About to wait: a good moment for housekeeping.
             self.stacks.borrow_mut().trim();
         }
-        if self.io_waiters.get() == 0 {
+        // Another thread may send work (lesson 10): then only the selector,
+        // which its wake-up reaches, may put the loop to sleep.
+        let remote = self.remote.borrow().clone();
+        let from_threads = remote.as_ref().is_some_and(|remote| remote.may_arrive());
+        if self.io_waiters.get() == 0 && !from_threads {
             // No task waits on a descriptor, so none is armed and select
             // could only time out: just wait for the timer. (This is what
             // makes `yield_now` cheap: no system call per iteration.)
@@ -272,7 +357,12 @@ impl Core {
         for event in events.iter() {
             self.wake(event.key, TaskState::WaitingIo);
         }
-        if jump && events.is_empty() {
+        let nothing_came = events.is_empty();
+        drop(events);
+        if let Some(remote) = remote {
+            remote.deliver(self);
+        }
+        if jump && nothing_came && self.ready.borrow().is_empty() {
             if let Some(deadline) = deadline {
                 self.clock.sleep_until(deadline);
             }
@@ -293,12 +383,22 @@ impl Core {
         // No `RefCell` is borrowed from here on: the task may spawn, sleep or
         // register a socket, all of which borrow the loop's parts.
         let outer = current_ptr();
+        // Lesson 10's hook: one clock read before and one after, only when
+        // asked for, so that a step that blocked the loop can be named.
+        let started = if self.measure_steps {
+            Some(Instant::now())
+        } else {
+            None
+        };
         // SAFETY: the task is boxed, so `coroutine` stays valid while the slab
         // grows; it is removed only below, after `resume` returns, or when the
         // loop is dropped, which cannot happen while it runs. Nothing else
         // touches a task's coroutine (see `Task::coroutine`).
         let result = unsafe { (*coroutine).resume(()) };
         set_current(outer); // back on the loop's stack: no task is running
+        if let Some(started) = started {
+            self.record_step(key, started.elapsed());
+        }
         if let CoroutineResult::Return(()) = result {
             // It ended (returned or panicked; the result is in its future).
             // Otherwise it waits, and already arranged its wake-up (timer,
@@ -310,6 +410,17 @@ impl Core {
         }
     }
     // ANCHOR_END: step
+
+    /// Notes one step's duration in [`StepTimes`].
+    fn record_step(&self, key: usize, took: Duration) {
+        let mut times = self.step_times.borrow_mut();
+        times.steps += 1;
+        times.last = took;
+        if took > times.longest {
+            times.longest = took;
+            times.longest_task = self.tasks.borrow().get(key).map(|t| t.name.to_string());
+        }
+    }
 
     // ANCHOR: wake
     /// Puts a suspended task back on the ready queue, if it is waiting in
@@ -474,8 +585,33 @@ impl Core {
         self.closing.get()
     }
 
-    fn call_soon(&self, callback: Callback) {
+    pub(crate) fn call_soon(&self, callback: Callback) {
         self.push(Runnable::Callback(callback));
+    }
+
+    /// What `stop()` does.
+    pub(crate) fn request_stop(&self) {
+        self.stopping.set(true);
+    }
+
+    /// The loop's [`Remote`], if one was installed.
+    pub(crate) fn remote(&self) -> Option<Rc<dyn Remote>> {
+        self.remote.borrow().clone()
+    }
+
+    /// Installs the loop's [`Remote`] (once; lesson 10's executor does it).
+    pub(crate) fn install_remote(&self, remote: Rc<dyn Remote>) {
+        *self.remote.borrow_mut() = Some(remote);
+    }
+
+    /// A handle other threads use to wake the selector.
+    pub(crate) fn selector_waker(&self) -> io::Result<Arc<dyn Wake>> {
+        self.selector.borrow_mut().waker()
+    }
+
+    /// The executor's thread limit ([`Builder::executor_threads`]).
+    pub(crate) fn executor_threads(&self) -> usize {
+        self.executor_threads
     }
 
     pub(crate) fn call_at(&self, when: Duration, callback: Callback) -> TimerHandle {
@@ -494,6 +630,7 @@ impl Core {
         self.ready.borrow().is_empty()
             && self.timers.borrow().is_empty()
             && self.io_waiters.get() == 0
+            && !self.remote().is_some_and(|remote| remote.may_arrive())
     }
 }
 
@@ -650,6 +787,16 @@ impl EventLoop {
     pub fn pooled_stacks(&self) -> usize {
         self.core.stacks.borrow().spare()
     }
+
+    /// How long task steps took; all zero unless the loop was built with
+    /// [`Builder::measure_steps`].
+    pub fn step_times(&self) -> StepTimes {
+        self.core.step_times.borrow().clone()
+    }
+
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
 }
 
 impl Drop for EventLoop {
@@ -672,7 +819,13 @@ impl Drop for EventLoop {
         }
         drop(tasks);
         set_current(outer);
-        core.ready.borrow_mut().clear();
+        // Lesson 10: no more work from other threads, and no thread left.
+        let remote = core.remote.borrow_mut().take();
+        if let Some(remote) = remote {
+            remote.close();
+        }
+        let ready = std::mem::take(&mut *core.ready.borrow_mut());
+        drop(ready); // callbacks' captures dropped outside the borrow
         *core.timers.borrow_mut() = Timers::default();
     }
 }
@@ -742,6 +895,10 @@ impl Handle {
         let core = self.core.upgrade()?;
         let when = core.time().saturating_add(delay);
         Some(core.call_at(when, Box::new(callback)))
+    }
+
+    pub(crate) fn upgrade(&self) -> Option<Rc<Core>> {
+        self.core.upgrade()
     }
 
     /// See [`EventLoop::time`]. Zero if the loop is gone.

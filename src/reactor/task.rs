@@ -498,7 +498,7 @@ pub(crate) fn task_body<T, F>(
 // ANCHOR_END: task_body
 
 /// The text of a panic, as the default panic hook would print it.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {

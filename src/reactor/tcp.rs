@@ -34,7 +34,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::ptr;
 use std::rc::Weak;
@@ -46,8 +46,10 @@ use crate::reactor::selector::Interest;
 use crate::reactor::task::{current, TaskState};
 
 /// A non-blocking descriptor plus its registration with a loop's selector.
-struct Source<S: AsFd> {
-    io: S,
+/// (Lesson 10's child-process pipes wait through it too, in one adapter,
+/// `AsyncFd` in `src/executor/process.rs`.)
+pub(crate) struct Source<S: AsFd> {
+    pub(crate) io: S,
     /// The loop whose selector knows this descriptor, if any: it must be told
     /// to forget it before the descriptor closes.
     registered_in: RefCell<Option<Weak<Core>>>,
@@ -69,7 +71,7 @@ impl Drop for EndOfWait<'_> {
 }
 
 impl<S: AsFd> Source<S> {
-    fn new(io: S) -> Self {
+    pub(crate) fn new(io: S) -> Self {
         Source {
             io,
             registered_in: RefCell::new(None),
@@ -80,7 +82,7 @@ impl<S: AsFd> Source<S> {
     // ANCHOR: wait_io
     /// Suspends the calling task until the descriptor may be ready for
     /// `interest`; `what` names the caller for the outside-a-task error.
-    fn wait(&self, interest: Interest, what: &'static str) -> io::Result<()> {
+    pub(crate) fn wait(&self, interest: Interest, what: &'static str) -> io::Result<()> {
         let task = current(what)?;
         if self.waiting.get().is_some() {
             return Err(io::Error::other(format!(
@@ -136,7 +138,7 @@ impl<S: AsFd> Drop for Source<S> {
 
 /// Retries `op` until it does not say `WouldBlock`, waiting for `interest`
 /// in between: the pattern in the module comment.
-fn retry<S: AsFd, T>(
+pub(crate) fn retry<S: AsFd, T>(
     source: &Source<S>,
     interest: Interest,
     what: &'static str,
@@ -219,10 +221,12 @@ impl TcpStream {
     /// Connects to `addr`, suspending the task until the connection is made
     /// or refused (a non-blocking `connect` says "in progress"; the socket
     /// turns writable when it is done, and `SO_ERROR` says how it went).
-    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
-        })?;
+    ///
+    /// The address is numeric. [`TcpStream::connect`] (lesson 10, in
+    /// `src/executor/blocking.rs`) also takes host names: it looks them up
+    /// on the executor's threads, because `getaddrinfo` blocks, and then
+    /// calls this.
+    pub fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
         let in_progress = match socket.connect(&addr.into()) {
