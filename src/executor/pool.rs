@@ -193,9 +193,32 @@ mod tests {
         for _ in 0..10 {
             gate_tx.send(()).unwrap();
         }
+        let started = std::time::Instant::now();
+        while done.load(Ordering::SeqCst) < 10 {
+            assert!(started.elapsed().as_secs() < 10, "three threads ran ten jobs");
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
         pool.shutdown();
-        assert_eq!(done.load(Ordering::SeqCst), 10, "running and queued jobs ran");
         assert_eq!(pool.thread_count(), 0);
         assert!(pool.submit(Box::new(|| {})).is_err(), "closed");
+    }
+
+    #[test]
+    fn shutdown_waits_for_running_jobs_and_drops_queued_ones() {
+        let pool = Pool::new(1);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        for _ in 0..3 {
+            let (ran, started_tx) = (ran.clone(), started_tx.clone());
+            pool.submit(Box::new(move || {
+                let _ = started_tx.send(());
+                thread::sleep(std::time::Duration::from_millis(100));
+                ran.fetch_add(1, Ordering::SeqCst);
+            }))
+            .unwrap();
+        }
+        started_rx.recv().unwrap(); // the first is running
+        pool.shutdown();
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "the running job finished, the queued did not start");
     }
 }
