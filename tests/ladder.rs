@@ -32,8 +32,12 @@ fn every_lesson_binary_is_on_the_ladder_and_back() {
 
 #[test]
 fn lessons_are_numbered_in_order_and_their_files_exist() {
-    for (i, lesson) in LESSONS.iter().enumerate() {
-        assert_eq!(lesson.number() as usize, i + 1, "{}", lesson.bin);
+    // In order, but not contiguous: round 2's rungs (09, 10, 11, 12) are
+    // built in parallel and merged as they come.
+    let mut previous = 0;
+    for lesson in LESSONS {
+        assert!(lesson.number() > previous, "{} is out of order", lesson.bin);
+        previous = lesson.number();
         assert!(
             fs::metadata(lesson.source).is_ok(),
             "missing {}",

@@ -11,11 +11,12 @@ use std::path::Path;
 const RULES: &[(&str, &[&str])] = &[
     (
         "src/clock.rs",
-        &["generators", "select", "reactor", "course"],
+        &["generators", "select", "reactor", "executor", "course"],
     ),
-    ("src/generators", &["select", "reactor", "course"]),
-    ("src/select", &["reactor", "course"]),
-    ("src/reactor", &["course"]),
+    ("src/generators", &["select", "reactor", "executor", "course"]),
+    ("src/select", &["reactor", "executor", "course"]),
+    ("src/reactor", &["executor", "course"]),
+    ("src/executor", &["course"]),
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -65,7 +66,7 @@ fn no_stage_uses_a_later_one() {
 #[test]
 fn every_stage_folder_says_what_it_serves() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for stage in ["generators", "select", "reactor", "course"] {
+    for stage in ["generators", "select", "reactor", "executor", "course"] {
         let path = root.join("src").join(stage).join("mod.rs");
         let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let first = text.lines().next().unwrap_or_default();

@@ -90,6 +90,13 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/08_cancel.rs",
         chapter: "lesson-08-cancel.md",
     },
+    Lesson {
+        bin: "10-executor",
+        title: "Blocking code and other threads",
+        summary: "run_in_executor on a thread pool, call_soon_threadsafe, DNS, child processes, files",
+        source: "lessons/10_executor.rs",
+        chapter: "lesson-10-executor.md",
+    },
 ];
 
 /// The ladder as a Markdown table. Chapter links start with `link_prefix`:

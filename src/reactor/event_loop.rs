@@ -901,6 +901,22 @@ impl Handle {
         self.core.upgrade()
     }
 
+    /// See [`EventLoop::step_times`]; all zero if the loop is gone.
+    pub fn step_times(&self) -> StepTimes {
+        self.core
+            .upgrade()
+            .map(|core| core.step_times.borrow().clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the step times measured so far (to measure one part of a
+    /// program alone).
+    pub fn reset_step_times(&self) {
+        if let Some(core) = self.core.upgrade() {
+            *core.step_times.borrow_mut() = StepTimes::default();
+        }
+    }
+
     /// See [`EventLoop::time`]. Zero if the loop is gone.
     pub fn time(&self) -> Duration {
         self.core
