@@ -144,7 +144,9 @@ fn dns() -> Result {
     info!("resolved localhost:8080 → {first}");
     let slow = run_in_executor(|| {
         thread::sleep(Duration::from_millis(350)); // a slow DNS server
-        ("localhost", 8080).to_socket_addrs().map(|found| found.count())
+        ("localhost", 8080)
+            .to_socket_addrs()
+            .map(|found| found.count())
     })??;
     info!("slow lookup done: {slow} address(es); the ticker never stopped");
     ticks.join()??;

@@ -109,7 +109,10 @@ fn a_panicking_closure_is_an_error_naming_the_task_and_the_loop_goes_on() {
         })
     );
     let text = failed.unwrap_err().to_string();
-    assert!(text.contains("\"parser\"") && text.contains("bad input"), "{text}");
+    assert!(
+        text.contains("\"parser\"") && text.contains("bad input"),
+        "{text}"
+    );
     assert_eq!(after, Ok(7), "the pool thread survived the panic");
 }
 
@@ -205,7 +208,12 @@ fn call_soon_threadsafe_from_eight_threads_delivers_each_call_exactly_once() {
     SEEN.with(|seen| {
         let seen = seen.borrow();
         let wrong: Vec<usize> = (0..seen.len()).filter(|&i| seen[i] != 1).collect();
-        assert!(wrong.is_empty(), "{} calls not run exactly once, e.g. {:?}", wrong.len(), &wrong[..wrong.len().min(5)]);
+        assert!(
+            wrong.is_empty(),
+            "{} calls not run exactly once, e.g. {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(5)]
+        );
     });
 }
 
@@ -310,7 +318,12 @@ fn resolve_and_connect_by_host_name() {
         })
         .unwrap()
         .unwrap();
-    assert!(addrs.iter().any(|a| a.ip().is_loopback() && a.port() == port), "{addrs:?}");
+    assert!(
+        addrs
+            .iter()
+            .any(|a| a.ip().is_loopback() && a.port() == port),
+        "{addrs:?}"
+    );
     assert_eq!(greeting, b"hi");
 }
 
@@ -431,7 +444,10 @@ fn cancelling_a_wait_kills_the_child() {
             }
         })
         .unwrap();
-    assert!(matches!(joined, Err(TaskError::Cancelled { .. })), "{joined:?}");
+    assert!(
+        matches!(joined, Err(TaskError::Cancelled { .. })),
+        "{joined:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     // The child was killed and reaped: its pid is gone.
     // SAFETY: kill with signal 0 only checks whether the process exists.

@@ -13,7 +13,10 @@ const RULES: &[(&str, &[&str])] = &[
         "src/clock.rs",
         &["generators", "select", "reactor", "executor", "course"],
     ),
-    ("src/generators", &["select", "reactor", "executor", "course"]),
+    (
+        "src/generators",
+        &["select", "reactor", "executor", "course"],
+    ),
     ("src/select", &["reactor", "executor", "course"]),
     ("src/reactor", &["executor", "course"]),
     ("src/executor", &["course"]),

@@ -82,7 +82,10 @@ fn lesson_10_prints_each_parts_story() {
             (1000, "b enter"),
             (1500, "b middle"),
             (2000, "b exit"),
-            (2000, "the longest loop step: 1.0 s, in task a: the loop was blocked"),
+            (
+                2000,
+                "the longest loop step: 1.0 s, in task a: the loop was blocked",
+            ),
         ],
         &out,
     );

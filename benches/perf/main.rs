@@ -407,7 +407,8 @@ fn executor_rows(s: &Settings) -> Vec<Row> {
     let tokio = micro::median_ns_per_op(s.repeats, calls, || {
         Ok(micro::tokio_spawn_blocking_round_trips(calls))
     });
-    let yieldloop = micro::median_ns_per_op(s.repeats, calls, || reactor::executor_round_trips(calls));
+    let yieldloop =
+        micro::median_ns_per_op(s.repeats, calls, || reactor::executor_round_trips(calls));
     progress("executor: asyncio");
     let asyncio = python::ns_per_op("executor", calls);
     let round_trips = row(

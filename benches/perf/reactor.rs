@@ -146,7 +146,9 @@ pub fn threadsafe_calls(n: u64) -> Result<Duration, String> {
     });
     event_loop.run_forever().map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();
-    sender.join().map_err(|_| "the sender panicked".to_string())??;
+    sender
+        .join()
+        .map_err(|_| "the sender panicked".to_string())??;
     let ran = RAN.with(Cell::get);
     if ran != n {
         return Err(format!("{ran} of {n} callbacks ran"));

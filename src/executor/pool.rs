@@ -81,7 +81,9 @@ impl Pool {
     pub(crate) fn submit(&self, job: Job) -> io::Result<()> {
         let mut state = lock(&self.shared.state);
         if state.closed {
-            return Err(io::Error::other("the executor is shut down: its loop was dropped"));
+            return Err(io::Error::other(
+                "the executor is shut down: its loop was dropped",
+            ));
         }
         state.queue.push_back(job);
         let busy = state.idle < state.queue.len();
@@ -104,7 +106,9 @@ impl Pool {
                         format!("the executor could not start a thread: {error}"),
                     ));
                 }
-                Err(error) => tracing::warn!("the executor could not start another thread: {error}"),
+                Err(error) => {
+                    tracing::warn!("the executor could not start another thread: {error}")
+                }
             }
         }
         Ok(())
@@ -195,7 +199,10 @@ mod tests {
         }
         let started = std::time::Instant::now();
         while done.load(Ordering::SeqCst) < 10 {
-            assert!(started.elapsed().as_secs() < 10, "three threads ran ten jobs");
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "three threads ran ten jobs"
+            );
             thread::sleep(std::time::Duration::from_millis(1));
         }
         pool.shutdown();
@@ -219,6 +226,10 @@ mod tests {
         }
         started_rx.recv().unwrap(); // the first is running
         pool.shutdown();
-        assert_eq!(ran.load(Ordering::SeqCst), 1, "the running job finished, the queued did not start");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "the running job finished, the queued did not start"
+        );
     }
 }

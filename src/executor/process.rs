@@ -228,7 +228,10 @@ impl Command {
     pub fn spawn(&mut self) -> io::Result<Child> {
         let program = self.inner.get_program().to_string_lossy().into_owned();
         let mut inner = self.inner.spawn().map_err(|error| {
-            io::Error::new(error.kind(), format!("could not start {program:?}: {error}"))
+            io::Error::new(
+                error.kind(),
+                format!("could not start {program:?}: {error}"),
+            )
         })?;
         let stdin = inner.stdin.take().map(|pipe| pipe_end(pipe.into()));
         let stdout = inner.stdout.take().map(|pipe| pipe_end(pipe.into()));

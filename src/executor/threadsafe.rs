@@ -209,8 +209,6 @@ impl Handle {
     pub fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) -> io::Result<()> {
         let core = self.upgrade().ok_or_else(closed_error)?;
         let executor = Executor::of(&core)?;
-        executor
-            .inbox()
-            .post(Arrival::Callback(Box::new(callback)))
+        executor.inbox().post(Arrival::Callback(Box::new(callback)))
     }
 }

@@ -43,7 +43,6 @@ mod select;
 pub use self::polling::PollingSelector;
 pub use self::select::{SelectSelector, FD_SETSIZE};
 
-
 /// What a registration waits for. Python's `EVENT_READ | EVENT_WRITE` mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Interest {
@@ -227,7 +226,11 @@ mod tests {
         let waker = selector.waker().unwrap();
         waker.wake().unwrap(); // before: kept for the next select
         selector.select(None, &mut events).unwrap();
-        assert!(events.is_empty(), "{}: a wake-up is no event", selector.name());
+        assert!(
+            events.is_empty(),
+            "{}: a wake-up is no event",
+            selector.name()
+        );
         let remote = waker.clone();
         let thread = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
