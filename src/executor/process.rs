@@ -274,6 +274,11 @@ fn pipe_end(fd: OwnedFd) -> io::Result<AsyncFd> {
 }
 
 /// A running (or finished) child process: asyncio's `Process`.
+///
+/// Dropping it neither kills nor waits for the child (as with
+/// `std::process::Child`): a child still running goes on, and is left a
+/// zombie when it ends. Call [`wait`](Child::wait) or
+/// [`communicate`](Child::communicate); a cancelled one kills it.
 #[derive(Debug)]
 pub struct Child {
     inner: process::Child,

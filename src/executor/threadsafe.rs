@@ -27,6 +27,25 @@
 //! be `Send` (it crosses threads) but runs on the loop's thread, so it may
 //! not capture the loop's `Rc`s: what it does there is limited to what a
 //! `Send` value can carry in, which is the point.
+//!
+//! The compiler keeps the rest on the loop's thread; this does not build:
+//!
+//! ```compile_fail
+//! let event_loop = yieldloop::EventLoop::new().unwrap();
+//! let handle = event_loop.handle(); // holds a Weak<Core>: !Send
+//! std::thread::spawn(move || handle.stop());
+//! ```
+//!
+//! and this does:
+//!
+//! ```
+//! let event_loop = yieldloop::EventLoop::new().unwrap();
+//! let handle = event_loop.threadsafe_handle().unwrap();
+//! std::thread::spawn(move || handle.call_soon_threadsafe(|| println!("on the loop")))
+//!     .join()
+//!     .unwrap()
+//!     .unwrap();
+//! ```
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -191,6 +210,15 @@ impl EventLoop {
     pub fn threadsafe_handle(&self) -> io::Result<ThreadsafeHandle> {
         let executor = Executor::of(self.core())?;
         Ok(ThreadsafeHandle::new(executor.inbox().clone()))
+    }
+}
+
+impl EventLoop {
+    /// See [`Handle::call_soon_threadsafe`].
+    pub fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        Executor::of(self.core())?
+            .inbox()
+            .post(Arrival::Callback(Box::new(callback)))
     }
 }
 

@@ -222,10 +222,14 @@ mod tests {
     /// A wake-up from another thread ends a `select` that has no timeout,
     /// and one sent before the `select` is not lost.
     fn wakes_from_another_thread(mut selector: Box<dyn Selector>) {
+        // Long timeouts, not `None`: a lost wake-up fails the test (it
+        // takes 10 s) instead of hanging it.
+        let long = Some(Duration::from_secs(10));
         let mut events = Vec::new();
         let waker = selector.waker().unwrap();
         waker.wake().unwrap(); // before: kept for the next select
-        selector.select(None, &mut events).unwrap();
+        let started = std::time::Instant::now();
+        selector.select(long, &mut events).unwrap();
         assert!(
             events.is_empty(),
             "{}: a wake-up is no event",
@@ -236,9 +240,14 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             remote.wake().unwrap();
         });
-        selector.select(None, &mut events).unwrap(); // would hang without it
+        selector.select(long, &mut events).unwrap();
         assert!(events.is_empty());
         thread.join().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{}: a wake-up was lost",
+            selector.name()
+        );
         // Consumed: the next look finds nothing.
         selector.select(Some(Duration::ZERO), &mut events).unwrap();
         assert!(events.is_empty());
