@@ -77,6 +77,18 @@ fn longest_step(handle: &Handle) -> String {
     }
 }
 
+/// Parts 1 and 2: the slide's `gather(a(), b())`, drawn on a timeline,
+/// and what the step timer saw.
+fn a_and_b(title: &str, a: fn() -> Result, handle: &Handle, timeline: &Timeline) -> Result {
+    info!("{title}");
+    timeline.restart(now()?);
+    handle.reset_step_times();
+    both(spawn("a", a), spawn("b", b))?;
+    timeline.print();
+    info!("{}", longest_step(handle));
+    Ok(())
+}
+
 // ANCHOR: blocked
 /// Part 1, the slide's `time.sleep(1)` inside a coroutine: `a` blocks the
 /// loop's only thread, so `b` cannot even start until `a` is done.
@@ -84,16 +96,6 @@ fn a_blocking() -> Result {
     info!("a enter");
     thread::sleep(Duration::from_secs(1)); // blocks the thread: the whole loop
     info!("a exit");
-    Ok(())
-}
-
-fn blocked(handle: &Handle, timeline: &Timeline) -> Result {
-    info!("part 1: a blocking sleep inside a task");
-    timeline.restart(now()?);
-    handle.reset_step_times();
-    both(spawn("a", a_blocking), spawn("b", b))?;
-    timeline.print();
-    info!("{}", longest_step(handle));
     Ok(())
 }
 // ANCHOR_END: blocked
@@ -105,16 +107,6 @@ fn a_in_executor() -> Result {
     info!("a enter");
     run_in_executor(|| thread::sleep(Duration::from_secs(1)))?;
     info!("a exit");
-    Ok(())
-}
-
-fn in_executor(handle: &Handle, timeline: &Timeline) -> Result {
-    info!("part 2: the same sleep in the executor");
-    timeline.restart(now()?);
-    handle.reset_step_times();
-    both(spawn("a", a_in_executor), spawn("b", b))?;
-    timeline.print();
-    info!("{}", longest_step(handle));
     Ok(())
 }
 // ANCHOR_END: executor
@@ -230,8 +222,10 @@ fn run() -> Result {
     let outcome = event_loop.run_until_complete({
         let dir = dir.clone();
         move || -> Result {
-            blocked(&handle, &timeline)?;
-            in_executor(&handle, &timeline)?;
+            let part_1 = "part 1: a blocking sleep inside a task";
+            a_and_b(part_1, a_blocking, &handle, &timeline)?;
+            let part_2 = "part 2: the same sleep in the executor";
+            a_and_b(part_2, a_in_executor, &handle, &timeline)?;
             dns()?;
             process()?;
             files(&handle, dir)

@@ -192,6 +192,26 @@ impl Row {
         }
     }
 
+    /// A row whose target is "no slower than tokio", in ns per operation.
+    fn no_slower_than_tokio(
+        measurement: &str,
+        yieldloop: Figure,
+        tokio: Figure,
+        asyncio: Option<Figure>,
+    ) -> Row {
+        Row {
+            measurement: measurement.into(),
+            met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
+            versus_tokio: faster(&yieldloop, &tokio),
+            yieldloop,
+            tokio,
+            asyncio,
+            corosensei: None,
+            format: one_decimal,
+            target: "no slower than tokio".into(),
+        }
+    }
+
     fn target(mut self, target: &str, met: Option<bool>) -> Row {
         self.target = target.into();
         self.met = met;
@@ -336,17 +356,12 @@ fn spawn_row(s: &Settings) -> Row {
     let yieldloop = micro::median_ns_per_op(s.repeats, n, || reactor::spawn_joins(n));
     progress("spawn: asyncio");
     let asyncio = python::ns_per_op("spawn", s.python_spawns);
-    Row {
-        measurement: "spawn + join an empty task, ns".into(),
-        met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
-        versus_tokio: faster(&yieldloop, &tokio),
+    Row::no_slower_than_tokio(
+        "spawn + join an empty task, ns",
         yieldloop,
         tokio,
-        asyncio: Some(asyncio),
-        corosensei: None,
-        format: one_decimal,
-        target: "no slower than tokio".into(),
-    }
+        Some(asyncio),
+    )
 }
 
 // ─────────────────── 2b. cancellation and timeouts (08) ───────────────────
@@ -357,16 +372,8 @@ fn cancel_rows(s: &Settings) -> Vec<Row> {
         s.spawns, s.spawns, s.repeats
     ));
     let n = s.spawns;
-    let row = |measurement: &str, yieldloop: Figure, tokio: Figure| Row {
-        measurement: measurement.into(),
-        met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
-        versus_tokio: faster(&yieldloop, &tokio),
-        yieldloop,
-        tokio,
-        asyncio: None,
-        corosensei: None,
-        format: one_decimal,
-        target: "no slower than tokio".into(),
+    let row = |measurement: &str, yieldloop: Figure, tokio: Figure| {
+        Row::no_slower_than_tokio(measurement, yieldloop, tokio, None)
     };
     let tokio = micro::median_ns_per_op(s.repeats, n, || Ok(micro::tokio_timeouts_in_time(n)));
     let yieldloop = micro::median_ns_per_op(s.repeats, n, || reactor::timeouts_in_time(n));
@@ -393,16 +400,8 @@ fn executor_rows(s: &Settings) -> Vec<Row> {
         "executor: {calls} run_in_executor round trips, {sends} call_soon_threadsafe, median of {}",
         s.repeats
     ));
-    let row = |measurement: &str, yieldloop: Figure, tokio: Figure, asyncio: Figure| Row {
-        measurement: measurement.into(),
-        met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
-        versus_tokio: faster(&yieldloop, &tokio),
-        yieldloop,
-        tokio,
-        asyncio: Some(asyncio),
-        corosensei: None,
-        format: one_decimal,
-        target: "no slower than tokio".into(),
+    let row = |measurement: &str, yieldloop: Figure, tokio: Figure, asyncio: Figure| {
+        Row::no_slower_than_tokio(measurement, yieldloop, tokio, Some(asyncio))
     };
     let tokio = micro::median_ns_per_op(s.repeats, calls, || {
         Ok(micro::tokio_spawn_blocking_round_trips(calls))

@@ -455,15 +455,21 @@ impl ChildStdin {
         self.fd.write(buf, "ChildStdin::write")
     }
 
-    /// Writes all of `buf`. Fails with `BrokenPipe` if the child closed its
-    /// stdin (or exited) first.
-    pub fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf)? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
+    /// Writes all of `buf` (std's `Write::write_all`, over [`write`](Self::write)).
+    /// Fails with `BrokenPipe` if the child closed its stdin (or exited) first.
+    pub fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        Write::write_all(&mut &*self, buf)
+    }
+}
+
+/// `std::io::Write`, so `write!` and friends work in a task; no buffer, so
+/// `flush` does nothing.
+impl Write for &ChildStdin {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        ChildStdin::write(self, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
