@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::timeline::Timeline;
+use yieldloop::course::timeline::{side_by_side, Timeline};
 use yieldloop::course::trace;
 use yieldloop::{
     gather, now, read_file, resolve, run_in_executor, secs, sleep, spawn, write_file, Builder,
@@ -77,16 +77,16 @@ fn longest_step(handle: &Handle) -> String {
     }
 }
 
-/// Parts 1 and 2: the slide's `gather(a(), b())`, drawn on a timeline,
-/// and what the step timer saw.
-fn a_and_b(title: &str, a: fn() -> Result, handle: &Handle, timeline: &Timeline) -> Result {
+/// Parts 1 and 2: the slide's `gather(a(), b())`; says what the step timer
+/// saw, and returns the part drawn as a timeline.
+fn a_and_b(title: &str, a: fn() -> Result, handle: &Handle, timeline: &Timeline) -> Result<String> {
     info!("{title}");
     timeline.restart(now()?);
     handle.reset_step_times();
     both(spawn("a", a), spawn("b", b))?;
-    timeline.print();
+    let picture = timeline.render(Duration::from_millis(100));
     info!("{}", longest_step(handle));
-    Ok(())
+    Ok(picture)
 }
 
 // ANCHOR: blocked
@@ -223,9 +223,17 @@ fn run() -> Result {
         let dir = dir.clone();
         move || -> Result {
             let part_1 = "part 1: a blocking sleep inside a task";
-            a_and_b(part_1, a_blocking, &handle, &timeline)?;
+            let blocked = a_and_b(part_1, a_blocking, &handle, &timeline)?;
             let part_2 = "part 2: the same sleep in the executor";
-            a_and_b(part_2, a_in_executor, &handle, &timeline)?;
+            let unblocked = a_and_b(part_2, a_in_executor, &handle, &timeline)?;
+            println!(
+                "\n{}",
+                side_by_side(
+                    ("part 1: thread::sleep in a", &blocked),
+                    ("part 2: run_in_executor", &unblocked),
+                    6
+                )
+            );
             dns()?;
             process()?;
             files(&handle, dir)
