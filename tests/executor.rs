@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::net;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -12,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use yieldloop::reactor::selector::SelectorKind;
 use yieldloop::{
-    gather, read_file, resolve, run_in_executor, secs, sleep, spawn, write_file, Builder,
-    Cancelled, Command, EventLoop, ExecutorError, Stdio, TaskError, TcpListener, TcpStream,
+    executor_thread_count, gather, read_file, resolve, run_in_executor, secs, sleep, spawn,
+    write_file, Builder, Cancelled, Command, EventLoop, ExecutorError, Stdio, TaskError,
+    TcpListener, TcpStream,
 };
 
 /// Fails the test (aborting the process) if it runs longer than a minute:
@@ -506,4 +508,28 @@ fn child_processes_work_on_the_select_backend_too() {
         .unwrap();
     assert_eq!(output.stdout, b"SELECT(2) TOO");
     assert!(output.status.success());
+}
+
+#[test]
+fn connect_looks_names_up_in_the_executor_and_numbers_on_the_spot() {
+    let mut event_loop = new_loop();
+    let listener = net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let threads = event_loop
+        .run_until_complete(move || -> io::Result<_> {
+            let _numeric = TcpStream::connect(format!("127.0.0.1:{port}"))?;
+            let after_numeric = executor_thread_count()?;
+            // A name: looked up on a pool thread, then every address tried
+            // in turn (localhost may be ::1 first; the listener is IPv4).
+            let by_name = TcpStream::connect(("localhost", port))?;
+            let after_name = executor_thread_count()?;
+            let peer_port = by_name.peer_addr()?.port();
+            drop(listener);
+            Ok((after_numeric, after_name, peer_port))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(threads.0, 0, "a numeric address needs no thread");
+    assert_eq!(threads.1, 1, "a name is looked up on the executor");
+    assert_eq!(threads.2, port);
 }
