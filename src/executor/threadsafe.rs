@@ -20,10 +20,12 @@
 //!        └─ first message? wake() ─────▶ select returns (eventfd / self-pipe)
 //! ```
 //!
-//! The inbox is a `Vec` under a mutex: the one lock in the runtime. A sender
-//! wakes the selector only when it puts the first message into an empty
-//! inbox; later ones ride on the same wake-up, so 80,000 calls from 8
-//! threads cost a few wake-ups, not 80,000 system calls. The callback must
+//! The inbox is a `Vec` under a mutex: the loop's own state has no lock,
+//! only what crosses threads does (this inbox, the pool's queue, a job's
+//! result slot). A sender wakes the selector only when it puts the first
+//! message into an empty inbox; later ones ride on the same wake-up, so
+//! 80,000 calls from 8 threads cost one wake-up per batch the loop takes,
+//! not 80,000 system calls. The callback must
 //! be `Send` (it crosses threads) but runs on the loop's thread, so it may
 //! not capture the loop's `Rc`s: what it does there is limited to what a
 //! `Send` value can carry in, which is the point.
