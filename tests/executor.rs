@@ -425,19 +425,25 @@ fn a_child_killed_by_a_signal_has_a_negative_returncode() {
     assert_eq!(by_us, Some(-9));
 }
 
-#[test]
-fn cancelling_a_wait_kills_the_child() {
+/// Starts `sh -c script` in a task that runs `finish` on it, cancels the
+/// task after 0.1 s, and returns the join's result and the child's pid.
+fn cancel_while_child_runs(
+    script: &'static str,
+    finish: fn(&mut yieldloop::Child) -> io::Result<()>,
+) -> (Result<io::Result<()>, TaskError>, u32) {
     let mut event_loop = new_loop();
     let pid = Rc::new(Cell::new(0u32));
-    let started = Instant::now();
     let joined = event_loop
         .run_until_complete({
             let pid = pid.clone();
             move || {
                 let waiter = spawn("waiter", move || -> io::Result<()> {
-                    let mut child = Command::new("sleep").arg("30").spawn()?;
+                    let mut child = Command::shell(script)
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .spawn()?;
                     pid.set(child.id());
-                    child.wait().map(drop)
+                    finish(&mut child)
                 });
                 sleep(secs(0.1)).unwrap();
                 waiter.cancel();
@@ -445,15 +451,39 @@ fn cancelling_a_wait_kills_the_child() {
             }
         })
         .unwrap();
+    (joined, pid.get())
+}
+
+/// Whether process `pid` exists (signal 0 only checks).
+fn alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+#[test]
+fn cancelling_a_wait_kills_the_child() {
+    let started = Instant::now();
+    let (joined, pid) = cancel_while_child_runs("exec sleep 30", |child| child.wait().map(drop));
     assert!(
         matches!(joined, Err(TaskError::Cancelled { .. })),
         "{joined:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
-    // The child was killed and reaped: its pid is gone.
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    let alive = unsafe { libc::kill(pid.get() as libc::pid_t, 0) } == 0;
-    assert!(!alive, "the child {} still runs", pid.get());
+    assert!(!alive(pid), "the child {pid} still runs");
+}
+
+#[test]
+fn cancelling_communicate_kills_the_child() {
+    let started = Instant::now();
+    let (joined, pid) = cancel_while_child_runs("exec sleep 30", |child| {
+        child.communicate(b"never read").map(drop)
+    });
+    assert!(
+        matches!(joined, Err(TaskError::Cancelled { .. })),
+        "{joined:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!alive(pid), "the child {pid} still runs");
 }
 
 #[test]
