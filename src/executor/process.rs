@@ -511,3 +511,27 @@ impl std::fmt::Debug for AsyncFd {
         write!(f, "AsyncFd({})", self.source.io.as_fd().as_raw_fd())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback for kernels without pidfds: `waitid(WNOWAIT)` returns
+    /// once the child has exited but leaves it for `try_wait` to reap.
+    #[test]
+    fn waiting_without_reaping_leaves_the_status_to_collect() {
+        let mut child = process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .expect("sh starts");
+        wait_without_reaping(child.id()).expect("waitid");
+        let status = child.try_wait().expect("try_wait").expect("exited");
+        assert_eq!(returncode(status), 7);
+    }
+
+    #[test]
+    fn returncode_is_minus_the_signal() {
+        assert_eq!(returncode(ExitStatus::from_raw(9)), -9); // killed by SIGKILL
+        assert_eq!(returncode(ExitStatus::from_raw(3 << 8)), 3); // exit(3)
+    }
+}
