@@ -425,20 +425,19 @@ fn a_child_killed_by_a_signal_has_a_negative_returncode() {
     assert_eq!(by_us, Some(-9));
 }
 
-/// Starts `sh -c script` in a task that runs `finish` on it, cancels the
-/// task after 0.1 s, and returns the join's result and the child's pid.
-fn cancel_while_child_runs(
-    script: &'static str,
-    finish: fn(&mut yieldloop::Child) -> io::Result<()>,
-) -> (Result<io::Result<()>, TaskError>, u32) {
+/// Starts `sleep 30` in a task that runs `finish` on it, cancels the task
+/// after 0.1 s, and checks that the task ended cancelled, at once, and that
+/// the child was killed and reaped.
+fn cancelling_kills_the_child(finish: fn(&mut yieldloop::Child) -> io::Result<()>) {
     let mut event_loop = new_loop();
     let pid = Rc::new(Cell::new(0u32));
+    let started = Instant::now();
     let joined = event_loop
         .run_until_complete({
             let pid = pid.clone();
             move || {
                 let waiter = spawn("waiter", move || -> io::Result<()> {
-                    let mut child = Command::shell(script)
+                    let mut child = Command::shell("exec sleep 30")
                         .stdin(Stdio::piped())
                         .stdout(Stdio::piped())
                         .spawn()?;
@@ -451,39 +450,24 @@ fn cancel_while_child_runs(
             }
         })
         .unwrap();
-    (joined, pid.get())
-}
-
-/// Whether process `pid` exists (signal 0 only checks).
-fn alive(pid: u32) -> bool {
+    assert!(
+        matches!(joined, Err(TaskError::Cancelled { .. })),
+        "{joined:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
     // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    let alive = unsafe { libc::kill(pid.get() as libc::pid_t, 0) == 0 };
+    assert!(!alive, "the child {} still runs", pid.get());
 }
 
 #[test]
 fn cancelling_a_wait_kills_the_child() {
-    let started = Instant::now();
-    let (joined, pid) = cancel_while_child_runs("exec sleep 30", |child| child.wait().map(drop));
-    assert!(
-        matches!(joined, Err(TaskError::Cancelled { .. })),
-        "{joined:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(!alive(pid), "the child {pid} still runs");
+    cancelling_kills_the_child(|child| child.wait().map(drop));
 }
 
 #[test]
 fn cancelling_communicate_kills_the_child() {
-    let started = Instant::now();
-    let (joined, pid) = cancel_while_child_runs("exec sleep 30", |child| {
-        child.communicate(b"never read").map(drop)
-    });
-    assert!(
-        matches!(joined, Err(TaskError::Cancelled { .. })),
-        "{joined:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(!alive(pid), "the child {pid} still runs");
+    cancelling_kills_the_child(|child| child.communicate(b"never read").map(drop));
 }
 
 #[test]
