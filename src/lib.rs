@@ -15,6 +15,7 @@
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation; TCP, UDP, Unix sockets, pipes |
 //! | [`sync`]         | 09      | between tasks: `Lock`, `Event`, `Semaphore`, `Condition`, `Queue` |
+//! | [`executor`]     | 10      | blocking code and threads: `run_in_executor`, `call_soon_threadsafe`, processes |
 //! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
 //!
 //! What a lesson or a learner's program calls is re-exported here at the
@@ -25,6 +26,7 @@
 
 pub mod clock;
 pub mod course;
+pub mod executor;
 pub mod generators;
 pub mod reactor;
 pub mod select;
@@ -32,10 +34,16 @@ pub mod stack_guard;
 pub mod sync;
 
 pub use clock::Clock;
+pub use executor::blocking::{read_file, resolve, write_file, Address, ToAddress};
+pub use executor::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+pub use executor::run::{executor_thread_count, run_in_executor, ExecutorError};
+pub use executor::threadsafe::ThreadsafeHandle;
 pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 pub use generators::request::{secs, Request};
 pub use reactor::cancel::{shield, wait_for, CancelCause, Cancelled, SuspendError, TimedOut};
-pub use reactor::event_loop::{Builder, EventLoop, Handle, TimerHandle};
+pub use reactor::event_loop::{
+    default_executor_threads, Builder, EventLoop, Handle, StepTimes, TimerHandle,
+};
 pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
 pub use reactor::pipe::{pipe, PipeReader, PipeWriter};
 pub use reactor::scope::{scope, ChildOutcome, Scope};
@@ -46,6 +54,7 @@ pub use reactor::task::{now, sleep, spawn, yield_now, JoinHandle, NotInTask, Tas
 pub use reactor::tcp::{TcpListener, TcpStream};
 pub use reactor::udp::{Datagram, UdpSocket};
 pub use reactor::unix::{UnixDatagram, UnixListener, UnixStream};
+pub use std::process::{ExitStatus, Output, Stdio};
 pub use sync::condition::Condition;
 pub use sync::event::Event;
 pub use sync::lock::{Lock, LockGuard};

@@ -11,16 +11,34 @@ use std::path::Path;
 const RULES: &[(&str, &[&str])] = &[
     (
         "src/clock.rs",
-        &["generators", "select", "reactor", "sync", "course"],
+        &[
+            "generators",
+            "select",
+            "reactor",
+            "sync",
+            "executor",
+            "course",
+        ],
     ),
     (
         "src/stack_guard.rs",
-        &["generators", "select", "reactor", "sync", "course"],
+        &[
+            "generators",
+            "select",
+            "reactor",
+            "sync",
+            "executor",
+            "course",
+        ],
     ),
-    ("src/generators", &["select", "reactor", "sync", "course"]),
-    ("src/select", &["reactor", "sync", "course"]),
-    ("src/reactor", &["sync", "course"]),
-    ("src/sync", &["course"]),
+    (
+        "src/generators",
+        &["select", "reactor", "sync", "executor", "course"],
+    ),
+    ("src/select", &["reactor", "sync", "executor", "course"]),
+    ("src/reactor", &["sync", "executor", "course"]),
+    ("src/sync", &["executor", "course"]),
+    ("src/executor", &["course"]),
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -70,7 +88,14 @@ fn no_stage_uses_a_later_one() {
 #[test]
 fn every_stage_folder_says_what_it_serves() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for stage in ["generators", "select", "reactor", "sync", "course"] {
+    for stage in [
+        "generators",
+        "select",
+        "reactor",
+        "sync",
+        "executor",
+        "course",
+    ] {
         let path = root.join("src").join(stage).join("mod.rs");
         let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let first = text.lines().next().unwrap_or_default();

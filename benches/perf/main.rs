@@ -12,6 +12,8 @@
 //! |          | join of a sleeping task (lesson 08)              |                               |
 //! | `sync`   | a contended `Lock`; `Queue(64)` put/get per item | tokio (`Mutex`, `mpsc`),      |
 //! |          | (lesson 09)                                      | asyncio (`Lock`, `Queue`)     |
+//! | `executor` | `run_in_executor` round trip; `call_soon_threadsafe` | tokio (`spawn_blocking`,   |
+//! |          | throughput from another thread (lesson 10)       | `Handle::spawn`), asyncio     |
 //! | `sleep`  | 30,000 tasks sleeping 1 s: wall time, RSS / task | tokio, asyncio                |
 //! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
 //! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
@@ -83,6 +85,7 @@ enum Section {
     Spawn,
     Cancel,
     Sync,
+    Executor,
     Sleep,
     Net,
 }
@@ -113,6 +116,8 @@ struct Settings {
     repeats: usize,
     python_switches: u64,
     python_spawns: u64,
+    executor_calls: u64,
+    threadsafe_calls: u64,
     load_phase: Duration,
     warm_up: Duration,
 }
@@ -127,6 +132,8 @@ impl Settings {
                 repeats: 3,
                 python_switches: 40_000,
                 python_spawns: 20_000,
+                executor_calls: 10_000,
+                threadsafe_calls: 100_000,
                 load_phase: Duration::from_millis(1_500),
                 warm_up: Duration::from_millis(200),
             }
@@ -138,6 +145,8 @@ impl Settings {
                 repeats: 5,
                 python_switches: 200_000,
                 python_spawns: 100_000,
+                executor_calls: 100_000,
+                threadsafe_calls: 1_000_000,
                 load_phase: Duration::from_secs(2),
                 warm_up: Duration::from_millis(300),
             }
@@ -187,6 +196,26 @@ impl Row {
         }
     }
 
+    /// A row whose target is "no slower than tokio", in ns per operation.
+    fn no_slower_than_tokio(
+        measurement: &str,
+        yieldloop: Figure,
+        tokio: Figure,
+        asyncio: Option<Figure>,
+    ) -> Row {
+        Row {
+            measurement: measurement.into(),
+            met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
+            versus_tokio: faster(&yieldloop, &tokio),
+            yieldloop,
+            tokio,
+            asyncio,
+            corosensei: None,
+            format: one_decimal,
+            target: "no slower than tokio".into(),
+        }
+    }
+
     fn target(mut self, target: &str, met: Option<bool>) -> Row {
         self.target = target.into();
         self.met = met;
@@ -217,6 +246,9 @@ fn main() -> ExitCode {
     }
     if wanted(Section::Sync) {
         rows.extend(sync_rows(&settings));
+    }
+    if wanted(Section::Executor) {
+        rows.extend(executor_rows(&settings));
     }
     if wanted(Section::Sleep) {
         rows.extend(sleep_rows(&settings, &mut notes));
@@ -330,17 +362,12 @@ fn spawn_row(s: &Settings) -> Row {
     let yieldloop = micro::median_ns_per_op(s.repeats, n, || reactor::spawn_joins(n));
     progress("spawn: asyncio");
     let asyncio = python::ns_per_op("spawn", s.python_spawns);
-    Row {
-        measurement: "spawn + join an empty task, ns".into(),
-        met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
-        versus_tokio: faster(&yieldloop, &tokio),
+    Row::no_slower_than_tokio(
+        "spawn + join an empty task, ns",
         yieldloop,
         tokio,
-        asyncio: Some(asyncio),
-        corosensei: None,
-        format: one_decimal,
-        target: "no slower than tokio".into(),
-    }
+        Some(asyncio),
+    )
 }
 
 // ─────────────────── 2b. cancellation and timeouts (08) ───────────────────
@@ -351,16 +378,8 @@ fn cancel_rows(s: &Settings) -> Vec<Row> {
         s.spawns, s.spawns, s.repeats
     ));
     let n = s.spawns;
-    let row = |measurement: &str, yieldloop: Figure, tokio: Figure| Row {
-        measurement: measurement.into(),
-        met: both(&yieldloop, &tokio).map(|(y, t)| y <= t),
-        versus_tokio: faster(&yieldloop, &tokio),
-        yieldloop,
-        tokio,
-        asyncio: None,
-        corosensei: None,
-        format: one_decimal,
-        target: "no slower than tokio".into(),
+    let row = |measurement: &str, yieldloop: Figure, tokio: Figure| {
+        Row::no_slower_than_tokio(measurement, yieldloop, tokio, None)
     };
     let tokio = micro::median_ns_per_op(s.repeats, n, || Ok(micro::tokio_timeouts_in_time(n)));
     let yieldloop = micro::median_ns_per_op(s.repeats, n, || reactor::timeouts_in_time(n));
@@ -418,6 +437,45 @@ fn sync_rows(s: &Settings) -> Vec<Row> {
         asyncio,
     );
     vec![lock, queue]
+}
+
+// ──────────────── 2d. blocking calls and other threads (10) ───────────────
+
+fn executor_rows(s: &Settings) -> Vec<Row> {
+    let (calls, sends) = (s.executor_calls, s.threadsafe_calls);
+    progress(&format!(
+        "executor: {calls} run_in_executor round trips, {sends} call_soon_threadsafe, median of {}",
+        s.repeats
+    ));
+    let row = |measurement: &str, yieldloop: Figure, tokio: Figure, asyncio: Figure| {
+        Row::no_slower_than_tokio(measurement, yieldloop, tokio, Some(asyncio))
+    };
+    let tokio = micro::median_ns_per_op(s.repeats, calls, || {
+        Ok(micro::tokio_spawn_blocking_round_trips(calls))
+    });
+    let yieldloop =
+        micro::median_ns_per_op(s.repeats, calls, || reactor::executor_round_trips(calls));
+    progress("executor: asyncio");
+    let asyncio = python::ns_per_op("executor", calls);
+    let round_trips = row(
+        "`run_in_executor` round trip of an empty closure (tokio: `spawn_blocking`), ns",
+        yieldloop,
+        tokio,
+        asyncio,
+    );
+    let tokio = micro::median_ns_per_op(s.repeats, sends, || {
+        Ok(micro::tokio_spawns_from_another_thread(sends))
+    });
+    let yieldloop = micro::median_ns_per_op(s.repeats, sends, || reactor::threadsafe_calls(sends));
+    progress("executor: asyncio call_soon_threadsafe");
+    let asyncio = python::ns_per_op("threadsafe", sends);
+    let threadsafe = row(
+        "`call_soon_threadsafe` from another thread, per call (tokio: `Handle::spawn`), ns",
+        yieldloop,
+        tokio,
+        asyncio,
+    );
+    vec![round_trips, threadsafe]
 }
 
 // ─────────────────────── 3. 30,000 sleeping tasks ────────────────────────

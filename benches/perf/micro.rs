@@ -125,3 +125,46 @@ pub fn tokio_spawn_abort_joins(n: u64) -> Duration {
         start.elapsed()
     })
 }
+
+/// `n` sequential `spawn_blocking` round trips of an empty closure: the
+/// baseline for `reactor::executor_round_trips`.
+pub fn tokio_spawn_blocking_round_trips(n: u64) -> Duration {
+    let runtime = tokio_runtime();
+    runtime.block_on(async move {
+        let start = Instant::now();
+        for i in 0..n {
+            black_box(tokio::task::spawn_blocking(move || black_box(i)).await.ok());
+        }
+        start.elapsed()
+    })
+}
+
+/// Another thread spawns `n` tiny tasks onto the runtime through its
+/// `Handle` (tokio's door from other threads); the time until the last has
+/// run. The baseline for `reactor::threadsafe_calls`.
+pub fn tokio_spawns_from_another_thread(n: u64) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let runtime = tokio_runtime();
+    let handle = runtime.handle().clone();
+    let count = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(tokio::sync::Notify::new());
+    let start = Instant::now();
+    let sender = {
+        let (count, done) = (count.clone(), done.clone());
+        std::thread::spawn(move || {
+            for _ in 0..n {
+                let (count, done) = (count.clone(), done.clone());
+                handle.spawn(async move {
+                    if count.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                        done.notify_one();
+                    }
+                });
+            }
+        })
+    };
+    runtime.block_on(done.notified());
+    let elapsed = start.elapsed();
+    let _ = sender.join();
+    elapsed
+}

@@ -11,7 +11,7 @@ use crate::child;
 /// One script, three measurements; `python3 -c SCRIPT MODE N` prints one line.
 /// Each mode mirrors a Rust measurement in `micro.rs` or `sleepers.rs`.
 const SCRIPT: &str = r#"
-import asyncio, sys, time
+import asyncio, sys, threading, time
 
 def status_bytes(field):
     with open("/proc/self/status") as f:
@@ -46,8 +46,41 @@ async def sleepers(n):
     wall = time.perf_counter() - start
     return f"sleepers {wall} {before} {status_bytes('VmHWM')}"
 
+def nothing():
+    pass
+
+async def executor(n):
+    # As reactor.rs: n sequential round trips of an empty call.
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    for _ in range(n):
+        await loop.run_in_executor(None, nothing)
+    return (time.perf_counter() - start) / n * 1e9
+
+async def threadsafe(n):
+    # As reactor.rs: one thread sends n callbacks; time until the last ran.
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    count = 0
+    def bump():
+        nonlocal count
+        count += 1
+        if count == n:
+            done.set_result(None)
+    def send():
+        for _ in range(n):
+            loop.call_soon_threadsafe(bump)
+    start = time.perf_counter()
+    sender = threading.Thread(target=send)
+    sender.start()
+    await done
+    sender.join()
+    return (time.perf_counter() - start) / n * 1e9
+
+modes = {"switch": switch, "spawn": spawn, "sleepers": sleepers,
+         "executor": executor, "threadsafe": threadsafe}
 mode, n = sys.argv[1], int(sys.argv[2])
-print(asyncio.run({"switch": switch, "spawn": spawn, "sleepers": sleepers}[mode](n)))
+print(asyncio.run(modes[mode](n)))
 "#;
 
 /// Runs one asyncio measurement; `Err` says why there is no figure
@@ -66,7 +99,8 @@ pub fn run_script(script: &str, mode: &str, n: u64) -> Result<String, String> {
     Ok(output.trim().to_string())
 }
 
-/// An asyncio figure in nanoseconds per operation (`switch` or `spawn`).
+/// An asyncio figure in nanoseconds per operation (`switch`, `spawn`,
+/// `executor` or `threadsafe`).
 pub fn ns_per_op(mode: &str, n: u64) -> Result<f64, String> {
     parse_ns(&run(mode, n)?)
 }

@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use yieldloop::{sleep, spawn, wait_for, yield_now, EventLoop};
+use yieldloop::{run_in_executor, sleep, spawn, wait_for, yield_now, EventLoop};
 
 use crate::sleepers::{self, SleepersResult};
 
@@ -109,4 +109,49 @@ pub fn sleepers(tasks: u64) -> Result<SleepersResult, String> {
     })
     .map_err(|e| e.to_string())?;
     outcome.map(|()| figures)
+}
+
+/// `n` sequential `run_in_executor` round trips of an empty closure (lesson
+/// 10): submit, a pool thread runs it, the selector is woken, the task
+/// resumes.
+pub fn executor_round_trips(n: u64) -> Result<Duration, String> {
+    on_a_fresh_loop(move || {
+        let start = Instant::now();
+        for i in 0..n {
+            black_box(run_in_executor(move || black_box(i)).map_err(|e| e.to_string())?);
+        }
+        Ok(start.elapsed())
+    })?
+}
+
+/// One other thread sends `n` callbacks with `call_soon_threadsafe`; the
+/// time until the last has run on the loop (the loop returns from
+/// `run_forever` when the sender's handle is gone and the inbox is empty).
+pub fn threadsafe_calls(n: u64) -> Result<Duration, String> {
+    use std::cell::Cell;
+    thread_local!(static RAN: Cell<u64> = const { Cell::new(0) });
+    let mut event_loop = EventLoop::new().map_err(|e| format!("EventLoop::new: {e}"))?;
+    let handle = event_loop
+        .threadsafe_handle()
+        .map_err(|e| format!("threadsafe_handle: {e}"))?;
+    RAN.with(|ran| ran.set(0));
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || {
+        for _ in 0..n {
+            handle
+                .call_soon_threadsafe(|| RAN.with(|ran| ran.set(ran.get() + 1)))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    });
+    event_loop.run_forever().map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed();
+    sender
+        .join()
+        .map_err(|_| "the sender panicked".to_string())??;
+    let ran = RAN.with(Cell::get);
+    if ran != n {
+        return Err(format!("{ran} of {n} callbacks ran"));
+    }
+    Ok(elapsed)
 }

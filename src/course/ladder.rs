@@ -97,8 +97,15 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/09_sync.rs",
         chapter: "lesson-09-sync.md",
     },
-    // Lessons 10 and 11 (an executor for blocking calls, debugging) are
-    // being written; 12 is the last rung either way.
+    Lesson {
+        bin: "10-executor",
+        title: "Blocking code and other threads",
+        summary: "run_in_executor on a thread pool, call_soon_threadsafe, DNS, child processes, files",
+        source: "lessons/10_executor.rs",
+        chapter: "lesson-10-executor.md",
+    },
+    // Lesson 11 (seeing the loop: debugging) is being written; 12 is the
+    // last rung either way.
     Lesson {
         bin: "12-async-await",
         title: "async/await: the same loop, stackless",

@@ -184,6 +184,27 @@ fn draw(marks: &[Mark], step: Duration, origin: Duration) -> String {
     out
 }
 
+/// Two pictures (or any two blocks of text) next to each other, each under
+/// its title, `gap` spaces apart: lesson 10 sets its blocking run beside its
+/// executor run.
+pub fn side_by_side(left: (&str, &str), right: (&str, &str), gap: usize) -> String {
+    let block = |(title, picture): (&str, &str)| -> Vec<String> {
+        std::iter::once(title.to_string())
+            .chain(picture.lines().map(str::to_string))
+            .collect()
+    };
+    let (left, right) = (block(left), block(right));
+    let width = left.iter().map(|l| l.chars().count()).max().unwrap_or(0) + gap;
+    let mut out = String::new();
+    for i in 0..left.len().max(right.len()) {
+        let l = left.get(i).map_or("", String::as_str);
+        let r = right.get(i).map_or("", String::as_str);
+        let padding = width - l.chars().count();
+        let _ = writeln!(out, "{}", format!("{l}{:padding$}{r}", "").trim_end());
+    }
+    out
+}
+
 /// `1.0` → `1`, `0.5` → `0.5`: ruler labels without noise.
 fn trim_secs(secs: f64) -> String {
     let text = format!("{secs:.3}");
@@ -193,6 +214,12 @@ fn trim_secs(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn side_by_side_pads_the_left_block() {
+        let both = side_by_side(("one", "a ●─●\nb ●"), ("two", "a ●\nb ●─●\nc ●"), 2);
+        assert_eq!(both, "one    two\na ●─●  a ●\nb ●    b ●─●\n       c ●\n");
+    }
 
     fn mark(ms: u64, row: &str) -> Mark {
         Mark {

@@ -301,6 +301,11 @@ impl TaskControl {
         }
     }
 
+    /// The task's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     // ANCHOR: request
     /// Asks for the task to be cancelled: the request waits in `pending`
     /// until the task's next suspension point, and the task is woken if it
@@ -393,11 +398,6 @@ impl TaskControl {
             task: self.name.clone(),
             flight,
         })
-    }
-
-    /// The task's name, as given to `spawn` (for trace lines).
-    pub(crate) fn name(&self) -> &str {
-        &self.name
     }
 
     /// Whether the task has its result.

@@ -37,6 +37,7 @@
 //! running task can spawn, sleep and register sockets through the same core
 //! (the invariant is stated on [`Core`]).
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
@@ -46,7 +47,8 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult};
@@ -57,7 +59,7 @@ use crate::clock::Clock;
 use crate::reactor::cancel::{CancelCause, TaskControl};
 use crate::reactor::future::Future;
 use crate::reactor::io_source::{Direction, IoWaiters};
-use crate::reactor::selector::{Event, Interest, Selector, SelectorKind};
+use crate::reactor::selector::{Event, Interest, Selector, SelectorKind, Wake};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::reactor::task::{
     self, contain, drop_payload, task_body, Completion, JoinHandle, RestoreCurrent, Task,
@@ -75,6 +77,43 @@ pub const VIRTUAL_IO_GRACE: Duration = Clock::IO_GRACE;
 
 /// A boxed callback for `call_soon` and friends.
 type Callback = Box<dyn FnOnce()>;
+
+// ANCHOR: remote
+/// What other threads send the loop (lesson 10): finished executor jobs and
+/// `call_soon_threadsafe` callbacks. The reactor knows only this trait;
+/// `src/executor`, the stage above, implements it and installs one per loop
+/// on first use, so a loop that never meets another thread pays nothing.
+pub(crate) trait Remote {
+    /// Whether anything may still arrive from another thread. While it may,
+    /// the loop sleeps in the selector (where [`Wake`] reaches it) instead of
+    /// in a plain timer sleep, and is never idle.
+    fn may_arrive(&self) -> bool;
+    /// On the loop's thread, after each look at I/O: puts what arrived on
+    /// the ready queue and wakes the tasks whose jobs are done. Runs no user
+    /// code itself.
+    fn deliver(&self, core: &Core);
+    /// The loop is going away (its tasks are already unwound): refuse new
+    /// arrivals, and end every thread it started.
+    fn close(&self);
+    /// For the executor to find its own type again.
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
+}
+// ANCHOR_END: remote
+
+/// How long task steps took, when [`Builder::measure_steps`] is on: the
+/// hook for a debug mode that warns about a step that blocked the loop
+/// (asyncio's `slow_callback_duration`, lesson 10).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepTimes {
+    /// How many steps were measured.
+    pub steps: u64,
+    /// The most recent step's duration.
+    pub last: Duration,
+    /// The longest step so far.
+    pub longest: Duration,
+    /// The task that took it.
+    pub longest_task: Option<String>,
+}
 
 /// What the ready queue holds: asyncio's `Handle`s.
 enum Runnable {
@@ -107,6 +146,8 @@ pub struct Builder {
     stack_pool_limit: usize,
     clock: Option<Clock>,
     selector: SelectorKind,
+    executor_threads: Option<usize>,
+    measure_steps: bool,
 }
 
 impl Default for Builder {
@@ -116,8 +157,18 @@ impl Default for Builder {
             stack_pool_limit: DEFAULT_POOL_LIMIT,
             clock: None,
             selector: SelectorKind::default(),
+            executor_threads: None,
+            measure_steps: false,
         }
     }
+}
+
+/// The executor's default size: Python's `ThreadPoolExecutor` default,
+/// `min(32, CPUs + 4)`. Its threads mostly *wait* (for a disk, a DNS server,
+/// a child process), so there may be more of them than CPUs.
+pub fn default_executor_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    (cpus + 4).min(32)
 }
 
 impl Builder {
@@ -161,6 +212,25 @@ impl Builder {
         self
     }
 
+    /// At most how many threads lesson 10's executor
+    /// (`yieldloop::run_in_executor`) runs blocking calls on (at least 1;
+    /// the default is [`default_executor_threads`]). They start one by one
+    /// as work comes, and end when the loop is dropped.
+    pub fn executor_threads(mut self, threads: usize) -> Self {
+        self.executor_threads = Some(threads.max(1));
+        self
+    }
+
+    /// Measures how long each task step takes ([`EventLoop::step_times`]).
+    /// Off by default: it costs two `Instant::now()` calls per step, some
+    /// 40 ns where the clock is read in user space (a TSC), but 290 ns on
+    /// the workshop's VM, where each read is a system call; a bare task
+    /// switch costs about 10 ns. Off, it costs one `bool` test per step.
+    pub fn measure_steps(mut self, on: bool) -> Self {
+        self.measure_steps = on;
+        self
+    }
+
     /// Makes the loop.
     pub fn build(self) -> io::Result<EventLoop> {
         // A task that overflows its stack gets a message naming it, not a
@@ -189,6 +259,12 @@ impl Builder {
             registrations: Cell::new(0),
             stopping: Cell::new(false),
             closing: Cell::new(false),
+            remote: RefCell::new(None),
+            executor_threads: self
+                .executor_threads
+                .unwrap_or_else(default_executor_threads),
+            measure_steps: self.measure_steps,
+            step_times: RefCell::new(StepTimes::default()),
         });
         Ok(EventLoop { core })
     }
@@ -244,6 +320,13 @@ pub(crate) struct Core {
     stopping: Cell<bool>,
     /// Set while the loop unwinds its remaining tasks on drop.
     closing: Cell<bool>,
+    /// What other threads send (lesson 10), once something asked for it.
+    remote: RefCell<Option<Rc<dyn Remote>>>,
+    /// The executor's thread limit, from the [`Builder`].
+    executor_threads: usize,
+    /// Whether `step` times itself ([`Builder::measure_steps`]).
+    measure_steps: bool,
+    step_times: RefCell<StepTimes>,
 }
 
 impl Core {
@@ -308,7 +391,11 @@ impl Core {
             // About to wait: a good moment for housekeeping.
             self.stacks.borrow_mut().trim();
         }
-        if self.io_waiters.get() == 0 && self.watches.get() == 0 {
+        // Another thread may send work (lesson 10): then only the selector,
+        // which its wake-up reaches, may put the loop to sleep.
+        let remote = self.remote.borrow().clone();
+        let from_threads = remote.as_ref().is_some_and(|remote| remote.may_arrive());
+        if self.io_waiters.get() == 0 && self.watches.get() == 0 && !from_threads {
             // No task or callback waits on a descriptor, so none is armed and select
             // could only time out: just wait for the timer. (This is what
             // makes `yield_now` cheap: no system call per iteration.)
@@ -340,7 +427,12 @@ impl Core {
         for event in events.iter() {
             self.dispatch(event);
         }
-        if jump && events.is_empty() {
+        let nothing_came = events.is_empty();
+        drop(events);
+        if let Some(remote) = remote {
+            remote.deliver(self);
+        }
+        if jump && nothing_came && self.ready.borrow().is_empty() {
             if let Some(deadline) = deadline {
                 self.clock.sleep_until(deadline);
             }
@@ -365,12 +457,22 @@ impl Core {
         // panic comes out of it (none should: `task_body` catches them all;
         // the guard is what keeps that a bug report, not a dangling pointer).
         let restore = RestoreCurrent::set(std::ptr::null());
+        // Lesson 10's hook: one clock read before and one after, only when
+        // asked for, so that a step that blocked the loop can be named.
+        let started = if self.measure_steps {
+            Some(Instant::now())
+        } else {
+            None
+        };
         // SAFETY: the task is boxed, so `coroutine` stays valid while the slab
         // grows; it is removed only below, after `resume` returns, or when the
         // loop is dropped, which cannot happen while it runs. Nothing else
         // touches a task's coroutine (see `Task::coroutine`).
         let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*coroutine).resume(()) }));
         drop(restore); // back on the loop's stack: no task is running
+        if let Some(started) = started {
+            self.record_step(key, started.elapsed());
+        }
         match result {
             // It waits, and already arranged its wake-up (timer, selector,
             // future, ready queue) before suspending.
@@ -427,6 +529,17 @@ impl Core {
         }
     }
     // ANCHOR_END: dispatch
+
+    /// Notes one step's duration in [`StepTimes`].
+    fn record_step(&self, key: usize, took: Duration) {
+        let mut times = self.step_times.borrow_mut();
+        times.steps += 1;
+        times.last = took;
+        if took > times.longest {
+            times.longest = took;
+            times.longest_task = self.tasks.borrow().get(key).map(|t| t.name.to_string());
+        }
+    }
 
     // ANCHOR: wake
     /// Puts a suspended task back on the ready queue, if it is waiting in
@@ -762,8 +875,33 @@ impl Core {
         self.closing.get()
     }
 
-    fn call_soon(&self, callback: Callback) {
+    pub(crate) fn call_soon(&self, callback: Callback) {
         self.push(Runnable::Callback(callback));
+    }
+
+    /// What `stop()` does.
+    pub(crate) fn request_stop(&self) {
+        self.stopping.set(true);
+    }
+
+    /// The loop's [`Remote`], if one was installed.
+    pub(crate) fn remote(&self) -> Option<Rc<dyn Remote>> {
+        self.remote.borrow().clone()
+    }
+
+    /// Installs the loop's [`Remote`] (once; lesson 10's executor does it).
+    pub(crate) fn install_remote(&self, remote: Rc<dyn Remote>) {
+        *self.remote.borrow_mut() = Some(remote);
+    }
+
+    /// A handle other threads use to wake the selector.
+    pub(crate) fn selector_waker(&self) -> io::Result<Arc<dyn Wake>> {
+        self.selector.borrow_mut().waker()
+    }
+
+    /// The executor's thread limit ([`Builder::executor_threads`]).
+    pub(crate) fn executor_threads(&self) -> usize {
+        self.executor_threads
     }
 
     pub(crate) fn call_at(&self, when: Duration, callback: Callback) -> TimerHandle {
@@ -787,6 +925,7 @@ impl Core {
             && self.timers.borrow().is_empty()
             && self.io_waiters.get() == 0
             && self.watches.get() == 0
+            && !self.remote().is_some_and(|remote| remote.may_arrive())
     }
 }
 
@@ -1039,6 +1178,16 @@ impl EventLoop {
     pub fn pooled_stacks(&self) -> usize {
         self.core.stacks.borrow().spare()
     }
+
+    /// How long task steps took; all zero unless the loop was built with
+    /// [`Builder::measure_steps`].
+    pub fn step_times(&self) -> StepTimes {
+        self.core.step_times.borrow().clone()
+    }
+
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
 }
 
 // ANCHOR: drop
@@ -1057,6 +1206,11 @@ impl Drop for EventLoop {
         }
         for task in tasks {
             core.shut_down(*task);
+        }
+        // Lesson 10: no more work from other threads, and no thread left.
+        let remote = core.remote.borrow_mut().take();
+        if let Some(remote) = remote {
+            remote.close();
         }
         // Callback records (`add_reader`) hold owners of their descriptors:
         // unregister each before its owner closes it, then drop them with
@@ -1251,6 +1405,26 @@ impl Handle {
         self.core
             .upgrade()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the event loop is gone"))
+    }
+
+    pub(crate) fn upgrade_core(&self) -> Option<Rc<Core>> {
+        self.core.upgrade()
+    }
+
+    /// See [`EventLoop::step_times`]; all zero if the loop is gone.
+    pub fn step_times(&self) -> StepTimes {
+        self.core
+            .upgrade()
+            .map(|core| core.step_times.borrow().clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the step times measured so far (to measure one part of a
+    /// program alone).
+    pub fn reset_step_times(&self) {
+        if let Some(core) = self.core.upgrade() {
+            *core.step_times.borrow_mut() = StepTimes::default();
+        }
     }
 
     /// See [`EventLoop::time`]. Zero if the loop is gone.

@@ -11,7 +11,7 @@
 //! [`crate::reactor::io_source`].
 
 use std::io;
-use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::net::{self, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -68,11 +68,14 @@ impl TcpListener {
 
 impl Stream<net::TcpStream> {
     /// Connects to `addr`, suspending the task until the connection is made
-    /// or refused.
-    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
-        })?;
+    /// or refused (a non-blocking `connect` says "in progress"; the socket
+    /// turns writable when it is done, and `SO_ERROR` says how it went).
+    ///
+    /// The address is numeric. [`TcpStream::connect`] (lesson 10, in
+    /// `src/executor/blocking.rs`) also takes host names: it looks them up
+    /// on the executor's threads, because `getaddrinfo` blocks, and then
+    /// calls this.
+    pub fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         Stream::connect_socket(socket, &addr.into(), "TcpStream::connect")
     }

@@ -35,6 +35,7 @@
 
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod polling;
@@ -136,8 +137,26 @@ pub trait Selector {
 
     /// A short name for logs: `"epoll/kqueue (polling)"` or `"select(2)"`.
     fn name(&self) -> &'static str;
+
+    /// A handle that another thread uses to cut a [`select`](Selector::select)
+    /// short (lesson 10: the executor's threads and `call_soon_threadsafe`).
+    /// The selector itself stays on the loop's thread; only the [`Wake`]
+    /// handle crosses. A wake-up that comes while nobody is selecting is
+    /// kept, and makes the next `select` return at once, with or without
+    /// events: no wake-up is lost between "the loop decided to sleep" and
+    /// "the loop sleeps".
+    fn waker(&mut self) -> io::Result<Arc<dyn Wake>>;
 }
 // ANCHOR_END: selector
+
+// ANCHOR: wake
+/// The one part of a selector other threads may touch: asyncio's
+/// `_write_to_self`, which writes a byte to the loop's self-pipe.
+pub trait Wake: Send + Sync {
+    /// Makes the selector's current or next `select` return.
+    fn wake(&self) -> io::Result<()>;
+}
+// ANCHOR_END: wake
 
 /// Which backend a loop uses; see [`crate::Builder::selector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -209,5 +228,49 @@ mod tests {
     #[test]
     fn select_backend_reports_once_per_arming() {
         reports_once_per_arming(SelectorKind::Select.open().unwrap());
+    }
+
+    /// A wake-up from another thread ends a `select` that has no timeout,
+    /// and one sent before the `select` is not lost.
+    fn wakes_from_another_thread(mut selector: Box<dyn Selector>) {
+        // Long timeouts, not `None`: a lost wake-up fails the test (it
+        // takes 10 s) instead of hanging it.
+        let long = Some(Duration::from_secs(10));
+        let mut events = Vec::new();
+        let waker = selector.waker().unwrap();
+        waker.wake().unwrap(); // before: kept for the next select
+        let started = std::time::Instant::now();
+        selector.select(long, &mut events).unwrap();
+        assert!(
+            events.is_empty(),
+            "{}: a wake-up is no event",
+            selector.name()
+        );
+        let remote = waker.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            remote.wake().unwrap();
+        });
+        selector.select(long, &mut events).unwrap();
+        assert!(events.is_empty());
+        thread.join().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{}: a wake-up was lost",
+            selector.name()
+        );
+        // Consumed: the next look finds nothing.
+        selector.select(Some(Duration::ZERO), &mut events).unwrap();
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn polling_backend_wakes_from_another_thread() {
+        wakes_from_another_thread(SelectorKind::Polling.open().unwrap());
+    }
+
+    #[test]
+    fn select_backend_wakes_from_another_thread() {
+        wakes_from_another_thread(SelectorKind::Select.open().unwrap());
     }
 }

@@ -26,11 +26,12 @@ use std::collections::HashMap;
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use polling::{Events, PollMode, Poller};
 
-use super::{Event, Interest, Selector};
+use super::{Event, Interest, Selector, Wake};
 
 /// How many readiness reports one `select` call can return. More ready
 /// descriptors are not lost: they are reported by the next call.
@@ -38,7 +39,9 @@ const EVENTS_PER_CALL: usize = 1024;
 
 /// A [`Selector`] on `polling::Poller`.
 pub struct PollingSelector {
-    poller: Poller,
+    /// Shared with the [`Wake`] handles other threads hold (`Poller` is
+    /// `Sync`, and `notify` is made to be called from anywhere).
+    poller: Arc<Poller>,
     /// `polling`'s own event buffer, reused on every call.
     events: Events,
     /// What the kernel was last told for each registered descriptor, so
@@ -59,7 +62,7 @@ impl PollingSelector {
             PollMode::Oneshot
         };
         Ok(PollingSelector {
-            poller,
+            poller: Arc::new(poller),
             events: Events::with_capacity(capacity),
             armed: HashMap::new(),
             mode,
@@ -134,5 +137,21 @@ impl Selector for PollingSelector {
 
     fn name(&self) -> &'static str {
         "epoll/kqueue (polling)"
+    }
+
+    fn waker(&mut self) -> io::Result<Arc<dyn Wake>> {
+        Ok(Arc::new(PollerWaker(self.poller.clone())))
+    }
+}
+
+/// Wakes a [`PollingSelector`] through `Poller::notify`: on Linux an eventfd
+/// that `polling` keeps registered in the epoll set, so a notification is a
+/// readiness event the next `wait` sees even if it starts later. `wait`
+/// consumes it and returns with no events for us.
+struct PollerWaker(Arc<Poller>);
+
+impl Wake for PollerWaker {
+    fn wake(&self) -> io::Result<()> {
+        self.0.notify()
     }
 }

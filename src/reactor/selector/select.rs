@@ -18,15 +18,26 @@
 //! ourselves until `modify` re-arms it (one-shot). Only that direction: a
 //! task may wait to write while another waits to read, and the writer's
 //! interest must survive a report that woke the reader.
+//!
+//! Other threads wake it (lesson 10) through a **self-pipe**, lesson 05's
+//! trick and asyncio's `_ssock`/`_csock`: a connected pair of sockets whose
+//! reading end is always in the read set. [`Wake::wake`] writes one byte to
+//! the other end; `select` sees its own end readable, returns, and empties
+//! it. A byte written while nobody selects stays in the pipe, so the next
+//! `select` returns at once: no wake-up is lost. The pair is made on the
+//! first [`waker`](Selector::waker) call, so a loop that never needs one
+//! pays nothing.
 
 use std::collections::BTreeMap;
-use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::select::{select, FdSet};
 
-use super::{Event, Interest, Selector};
+use super::{Event, Interest, Selector, Wake};
 
 /// The highest descriptor number plus one that select(2) can watch.
 pub const FD_SETSIZE: RawFd = 1024;
@@ -38,6 +49,9 @@ pub struct SelectSelector {
     /// (a direction is cleared once it has fired). Ordered so that the sets are
     /// built in the same order every time, which keeps runs reproducible.
     watched: BTreeMap<RawFd, (usize, Interest)>,
+    /// The self-pipe: our reading end, and the writing end other threads
+    /// hold. `None` until the first [`waker`](Selector::waker) call.
+    self_pipe: Option<(UnixStream, Arc<SelfPipeWaker>)>,
 }
 
 impl SelectSelector {
@@ -113,12 +127,20 @@ impl Selector for SelectSelector {
                 writers.insert(fd);
             }
         }
+        if let Some((reader, _)) = &self.self_pipe {
+            readers.insert(reader.as_fd());
+        }
         let mut timeval = timeout.map(crate::select::select_loop::timeval);
         match select(None, &mut readers, &mut writers, None, timeval.as_mut()) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(()),
             Err(nix::errno::Errno::EBADF) => return Err(self.closed_while_registered()),
             Err(errno) => return Err(errno.into()),
+        }
+        if let Some((reader, _)) = &self.self_pipe {
+            if readers.contains(reader.as_fd()) {
+                drain(reader);
+            }
         }
         for (&raw, entry) in self.watched.iter_mut() {
             // SAFETY: as above; the descriptor is still registered, so still open.
@@ -141,6 +163,45 @@ impl Selector for SelectSelector {
 
     fn name(&self) -> &'static str {
         "select(2)"
+    }
+
+    fn waker(&mut self) -> io::Result<Arc<dyn Wake>> {
+        if let Some((_, waker)) = &self.self_pipe {
+            return Ok(waker.clone());
+        }
+        let (reader, writer) = UnixStream::pair()?;
+        if reader.as_raw_fd() >= FD_SETSIZE {
+            return Err(too_large(reader.as_raw_fd()));
+        }
+        // Neither end may block the loop: a full pipe already holds a
+        // wake-up, so a writer that would block has nothing left to say.
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        let waker = Arc::new(SelfPipeWaker(writer));
+        self.self_pipe = Some((reader, waker.clone()));
+        Ok(waker)
+    }
+}
+
+/// Reads every wake-up byte, so the pipe is not readable again until the
+/// next one.
+fn drain(mut reader: &UnixStream) {
+    let mut buf = [0u8; 64];
+    while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+/// The writing end of a [`SelectSelector`]'s self-pipe.
+#[derive(Debug)]
+struct SelfPipeWaker(UnixStream);
+
+impl Wake for SelfPipeWaker {
+    fn wake(&self) -> io::Result<()> {
+        match (&self.0).write(&[1]) {
+            Ok(_) => Ok(()),
+            // Full: the loop has bytes enough to wake it already.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }
 
