@@ -118,7 +118,7 @@ for patch in scripts/mutants/*.patch; do
   revert
   [[ "$outcome" == killed ]] || all_killed=false
   # What failed, for the record: the failing tests' names, or the hang message.
-  caught=$(grep -E '^    [a-z_:]+$' "$log" | sed 's/^ *//' | sort -u | paste -sd, - | cut -c1-120)
+  caught=$(grep -E '^    [a-z0-9_:]+$' "$log" | sed 's/^ *//' | sort -u | paste -sd, - | cut -c1-120)
   printf '    %s in %ss %s\n' "$outcome" "$took" "${caught:+($caught)}"
   RESULTS+=("$(printf '%-12s %-48s %5ss  %s' "$outcome" "$name" "$took" "$caught")")
 done
