@@ -3,7 +3,7 @@
 # catch each one. Run it before (and after) touching src/reactor/; it is not
 # part of CI (it rebuilds and reruns the tests once per bug).
 #
-#   scripts/mutants.sh                 every mutant, the whole `cargo test` each
+#   scripts/mutants.sh                 every mutant, the whole `cargo test --no-fail-fast` each
 #   scripts/mutants.sh --targeted      every mutant, only the tests named in its patch
 #   scripts/mutants.sh --targeted 03 11    only mutants whose names start with 03, 11
 #
@@ -84,7 +84,8 @@ for patch in scripts/mutants/*.patch; do
   if $TARGETED; then
     while IFS= read -r line; do runs+=("$line"); done < <(sed -n 's/^Tests: //p' "$patch")
   fi
-  ((${#runs[@]})) || runs=("")
+  # --no-fail-fast: every test binary runs, so a hang anywhere shows up.
+  ((${#runs[@]})) || runs=("--no-fail-fast")
 
   started=$(date +%s)
   outcome="SURVIVED"
