@@ -11,10 +11,12 @@
 mod common;
 
 use std::cell::{Cell, RefCell};
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::within;
+use nix::poll::{poll, PollFd, PollFlags};
 use yieldloop::{
     secs, sleep, spawn, wait, yield_now, Builder, Clock, EventLoop, Future, TaskError, TcpStream,
     WaitMode,
@@ -38,6 +40,17 @@ fn loopback_pair() -> (TcpStream, TcpStream) {
         TcpStream::from_std(ours).unwrap(),
         TcpStream::from_std(peer).unwrap(),
     )
+}
+
+/// Blocks until the bytes written to `socket`'s peer have reached `socket`.
+/// On loopback they normally arrive within `write`, but a loaded machine may
+/// hand them to a kernel thread to deliver a moment later; the tests below
+/// are about what the loop does once they are there, so they make sure.
+/// (This blocks the whole loop, for microseconds.)
+fn until_readable(socket: &TcpStream) {
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+    let ready = poll(&mut fds, 5000u16).unwrap();
+    assert_eq!(ready, 1, "bytes written on loopback did not arrive in 5 s");
 }
 
 /// Catches: `run_once` moving due timers to the ready queue only when the
@@ -124,13 +137,15 @@ fn a_stale_io_event_does_not_wake_a_task_that_moved_on_to_sleep() {
             .run_until_complete(move || {
                 let (x, x_peer) = loopback_pair();
                 let (y, y_peer) = loopback_pair();
+                let x = Rc::new(x);
+                let x_seen_from_main = x.clone();
                 let c = clock.clone();
                 let sleeper = spawn("sleeper", move || {
                     let mut buf = [0u8; 16];
                     x.read(&mut buf).unwrap(); // registers x under this task's key
                     let before = c.now();
                     sleep(secs(5.0)).unwrap(); // "later" arrives on x meanwhile
-                    (before, c.now(), x)
+                    (before, c.now())
                 });
                 // Keeps `io_waiters` above zero while the sleeper sleeps.
                 let other_waiter = spawn("other waiter", move || {
@@ -139,12 +154,14 @@ fn a_stale_io_event_does_not_wake_a_task_that_moved_on_to_sleep() {
                 });
                 yield_now().unwrap(); // both are suspended in `read` now
                 x_peer.write_all(b"first").unwrap();
+                until_readable(&x_seen_from_main);
                 // One iteration to see the event, one for the sleeper to
                 // read "first" and go to sleep.
                 yield_now().unwrap();
                 yield_now().unwrap();
                 x_peer.write_all(b"later").unwrap(); // a new edge on x
-                let (before, after, _x) = sleeper.join().unwrap();
+                until_readable(&x_seen_from_main);
+                let (before, after) = sleeper.join().unwrap();
                 y_peer.write_all(b"done").unwrap();
                 other_waiter.join().unwrap();
                 (before, after)
@@ -176,6 +193,8 @@ fn on_a_virtual_clock_a_read_served_at_once_logs_t0_despite_a_pending_timer() {
         let (read_at, ended_at) = event_loop
             .run_until_complete(move || {
                 let (ours, peer) = loopback_pair();
+                let ours = Rc::new(ours);
+                let ours_seen_by_writer = ours.clone();
                 let sleeper = spawn("sleeper", || sleep(secs(5.0)));
                 let c = clock.clone();
                 let reader = spawn("reader", move || {
@@ -183,7 +202,11 @@ fn on_a_virtual_clock_a_read_served_at_once_logs_t0_despite_a_pending_timer() {
                     ours.read(&mut buf).unwrap(); // suspends: nothing sent yet
                     c.now()
                 });
-                let writer = spawn("writer", move || peer.write_all(b"now").map(|_| peer));
+                let writer = spawn("writer", move || {
+                    peer.write_all(b"now").unwrap();
+                    until_readable(&ours_seen_by_writer);
+                    peer
+                });
                 let read_at = reader.join().unwrap();
                 let _peer = writer.join().unwrap();
                 sleeper.join().unwrap().unwrap();
