@@ -15,32 +15,15 @@ use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use common::reactor::{assert_a_hopeless_wait_is_stuck, loopback_pair, virtual_loop};
 use common::within;
 use nix::poll::{poll, PollFd, PollFlags};
 use yieldloop::{
-    secs, sleep, spawn, wait, yield_now, Builder, Clock, EventLoop, Future, TaskError, TcpStream,
-    WaitMode,
+    secs, sleep, spawn, wait, yield_now, EventLoop, Future, TaskError, TcpStream, WaitMode,
 };
 
 /// These loops finish in milliseconds; a hang is what the planted bugs cause.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-fn virtual_loop() -> (EventLoop, Clock) {
-    let clock = Clock::new_virtual();
-    let event_loop = Builder::new().clock(clock.clone()).build().unwrap();
-    (event_loop, clock)
-}
-
-/// A connected pair on loopback: (the loop's end, the peer's end).
-fn loopback_pair() -> (TcpStream, TcpStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (ours, _) = listener.accept().unwrap();
-    (
-        TcpStream::from_std(ours).unwrap(),
-        TcpStream::from_std(peer).unwrap(),
-    )
-}
 
 /// Blocks until the bytes written to `socket`'s peer have reached `socket`.
 /// On loopback they normally arrive within `write`, but a loaded machine may
@@ -110,16 +93,7 @@ fn after_io_is_served_run_forever_returns_and_a_hopeless_wait_is_stuck() {
         assert_eq!(*got.borrow(), b"ping");
         assert_eq!(event_loop.task_count(), 0);
 
-        let result = event_loop.run_until_complete(|| {
-            let never: Future<(), TaskError> = Future::new();
-            never.wait()
-        });
-        assert_eq!(
-            result,
-            Err(TaskError::Stuck {
-                task: "main".into()
-            })
-        );
+        assert_a_hopeless_wait_is_stuck(&mut event_loop);
     });
 }
 

@@ -7,17 +7,12 @@ mod common;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use common::reactor::{assert_a_hopeless_wait_is_stuck, loopback_pair, virtual_loop};
 use yieldloop::reactor::selector::SelectorKind;
 use yieldloop::{
     gather, secs, sleep, spawn, wait, yield_now, Builder, Clock, EventLoop, Future, TaskError,
     TcpListener, TcpStream, WaitMode,
 };
-
-fn virtual_loop() -> (EventLoop, Clock) {
-    let clock = Clock::new_virtual();
-    let event_loop = Builder::new().clock(clock.clone()).build().unwrap();
-    (event_loop, clock)
-}
 
 /// A log of `(time in ms, text)` lines, shared by the tasks of one test.
 #[derive(Clone, Default)]
@@ -253,16 +248,7 @@ fn a_task_waiting_on_nothing_is_reported_stuck() {
         common::LOOP_DEADLINE,
         || {
             let mut event_loop = EventLoop::new().unwrap();
-            let result = event_loop.run_until_complete(|| {
-                let never: Future<(), TaskError> = Future::new();
-                never.wait()
-            });
-            assert_eq!(
-                result,
-                Err(TaskError::Stuck {
-                    task: "main".into()
-                })
-            );
+            assert_a_hopeless_wait_is_stuck(&mut event_loop);
         },
     );
 }
@@ -477,17 +463,6 @@ fn a_second_task_waiting_on_the_same_socket_is_refused() {
             assert_eq!(first, Ok(1));
         },
     );
-}
-
-/// A connected pair on loopback: (the loop's end, the peer's end).
-fn loopback_pair() -> (TcpStream, TcpStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (ours, _) = listener.accept().unwrap();
-    (
-        TcpStream::from_std(ours).unwrap(),
-        TcpStream::from_std(peer).unwrap(),
-    )
 }
 
 /// Wake-ups that are easy to lose. Data arrives on `x` while the task waits

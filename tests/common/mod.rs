@@ -39,6 +39,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod model;
+pub mod reactor;
 pub mod server;
 
 use std::io::Read;
