@@ -5,6 +5,8 @@
 //! (`VmRSS` in /proc/self/status, the entries of /proc/self/fd), which tests
 //! running beside it in the same process would disturb.
 
+mod common;
+
 use std::fs;
 use std::net::TcpListener as StdListener;
 use std::time::Duration;
@@ -66,22 +68,28 @@ fn drop_loops_with_suspended_readers(listener: &StdListener, loops: usize) {
 
 #[test]
 fn spawn_and_drop_cycles_leave_rss_and_descriptors_flat() {
-    let listener = StdListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let mut event_loop = EventLoop::new().unwrap();
-    // Warm up: the stack pool fills, the slab and queues reach their size.
-    spawn_and_finish(&mut event_loop, 10);
-    drop_loops_with_suspended_readers(&listener, 20);
-    let (rss_before, fds_before) = (rss_kib(), open_fds());
+    common::within(
+        "spawn_and_drop_cycles_leave_rss_and_descriptors_flat",
+        Duration::from_secs(180),
+        || {
+            let listener = StdListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let mut event_loop = EventLoop::new().unwrap();
+            // Warm up: the stack pool fills, the slab and queues reach their size.
+            spawn_and_finish(&mut event_loop, 10);
+            drop_loops_with_suspended_readers(&listener, 20);
+            let (rss_before, fds_before) = (rss_kib(), open_fds());
 
-    spawn_and_finish(&mut event_loop, 100);
-    drop_loops_with_suspended_readers(&listener, 200);
-    let (rss_after, fds_after) = (rss_kib(), open_fds());
+            spawn_and_finish(&mut event_loop, 100);
+            drop_loops_with_suspended_readers(&listener, 200);
+            let (rss_after, fds_after) = (rss_kib(), open_fds());
 
-    assert_eq!(fds_after, fds_before, "descriptors leaked");
-    assert!(
-        rss_after <= rss_before + 2048,
-        "RSS grew from {rss_before} KiB to {rss_after} KiB over 100,000 tasks and 200 loops"
+            assert_eq!(fds_after, fds_before, "descriptors leaked");
+            assert!(
+            rss_after <= rss_before + 2048,
+            "RSS grew from {rss_before} KiB to {rss_after} KiB over 100,000 tasks and 200 loops"
+        );
+            assert!(event_loop.pooled_stacks() <= yieldloop::reactor::stacks::DEFAULT_POOL_LIMIT);
+        },
     );
-    assert!(event_loop.pooled_stacks() <= yieldloop::reactor::stacks::DEFAULT_POOL_LIMIT);
 }

@@ -2,20 +2,17 @@
 //! spawn / join / sleep / yield_now, call_soon / call_later / call_at, futures,
 //! gather and wait, sockets, and the errors for calls made outside a task.
 
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use common::reactor::{assert_a_hopeless_wait_is_stuck, loopback_pair, virtual_loop};
 use yieldloop::reactor::selector::SelectorKind;
 use yieldloop::{
     gather, secs, sleep, spawn, wait, yield_now, Builder, Clock, EventLoop, Future, TaskError,
     TcpListener, TcpStream, WaitMode,
 };
-
-fn virtual_loop() -> (EventLoop, Clock) {
-    let clock = Clock::new_virtual();
-    let event_loop = Builder::new().clock(clock.clone()).build().unwrap();
-    (event_loop, clock)
-}
 
 /// A log of `(time in ms, text)` lines, shared by the tasks of one test.
 #[derive(Clone, Default)]
@@ -33,194 +30,245 @@ impl Log {
 
 #[test]
 fn the_a_b_trace_overlaps_the_sleeps() {
-    let (mut event_loop, clock) = virtual_loop();
-    let log = Log::default();
-    let (l, c) = (log.clone(), clock.clone());
-    event_loop
-        .run_until_complete(move || {
-            let (la, ca) = (l.clone(), c.clone());
-            let a = spawn("a", move || {
-                la.say(&ca, "a enter");
-                sleep(secs(1.0)).unwrap();
-                la.say(&ca, "a exit");
-            });
-            let (lb, cb) = (l.clone(), c.clone());
-            let b = spawn("b", move || {
-                lb.say(&cb, "b enter");
-                sleep(secs(0.5)).unwrap();
-                lb.say(&cb, "b middle");
-                sleep(secs(0.5)).unwrap();
-                lb.say(&cb, "b exit");
-            });
-            gather([a, b])
-        })
-        .unwrap();
-    assert_eq!(
-        log.lines(),
-        [
-            "0 a enter",
-            "0 b enter",
-            "500 b middle",
-            "1000 a exit",
-            "1000 b exit"
-        ]
+    common::within(
+        "the_a_b_trace_overlaps_the_sleeps",
+        common::LOOP_DEADLINE,
+        || {
+            let (mut event_loop, clock) = virtual_loop();
+            let log = Log::default();
+            let (l, c) = (log.clone(), clock.clone());
+            event_loop
+                .run_until_complete(move || {
+                    let (la, ca) = (l.clone(), c.clone());
+                    let a = spawn("a", move || {
+                        la.say(&ca, "a enter");
+                        sleep(secs(1.0)).unwrap();
+                        la.say(&ca, "a exit");
+                    });
+                    let (lb, cb) = (l.clone(), c.clone());
+                    let b = spawn("b", move || {
+                        lb.say(&cb, "b enter");
+                        sleep(secs(0.5)).unwrap();
+                        lb.say(&cb, "b middle");
+                        sleep(secs(0.5)).unwrap();
+                        lb.say(&cb, "b exit");
+                    });
+                    gather([a, b])
+                })
+                .unwrap();
+            assert_eq!(
+                log.lines(),
+                [
+                    "0 a enter",
+                    "0 b enter",
+                    "500 b middle",
+                    "1000 a exit",
+                    "1000 b exit"
+                ]
+            );
+        },
     );
 }
 
 #[test]
 fn yield_now_takes_turns_in_spawn_order() {
-    let mut event_loop = EventLoop::new().unwrap();
-    let order = Rc::new(RefCell::new(Vec::new()));
-    for name in ["x", "y"] {
-        let order = order.clone();
-        drop(event_loop.spawn(name, move || {
-            for i in 0..3 {
-                order.borrow_mut().push(format!("{name}{i}"));
-                yield_now().unwrap();
+    common::within(
+        "yield_now_takes_turns_in_spawn_order",
+        common::LOOP_DEADLINE,
+        || {
+            let mut event_loop = EventLoop::new().unwrap();
+            let order = Rc::new(RefCell::new(Vec::new()));
+            for name in ["x", "y"] {
+                let order = order.clone();
+                drop(event_loop.spawn(name, move || {
+                    for i in 0..3 {
+                        order.borrow_mut().push(format!("{name}{i}"));
+                        yield_now().unwrap();
+                    }
+                }));
             }
-        }));
-    }
-    event_loop.run_forever().unwrap();
-    assert_eq!(*order.borrow(), ["x0", "y0", "x1", "y1", "x2", "y2"]);
+            event_loop.run_forever().unwrap();
+            assert_eq!(*order.borrow(), ["x0", "y0", "x1", "y1", "x2", "y2"]);
+        },
+    );
 }
 
 #[test]
 fn join_returns_the_value_and_a_panic_names_its_task() {
-    let mut event_loop = EventLoop::new().unwrap();
-    let (good, bad) = event_loop
-        .run_until_complete(|| {
-            let bad = spawn("boom", || -> u32 { panic!("kaboom {}", 42) });
-            let good = spawn("fine", || {
-                yield_now().unwrap();
-                7
-            });
-            (good.join(), bad.join())
-        })
-        .unwrap();
-    assert_eq!(good, Ok(7));
-    assert_eq!(
-        bad,
-        Err(TaskError::Panicked {
-            task: "boom".into(),
-            message: "kaboom 42".into()
-        })
+    common::within(
+        "join_returns_the_value_and_a_panic_names_its_task",
+        common::LOOP_DEADLINE,
+        || {
+            let mut event_loop = EventLoop::new().unwrap();
+            let (good, bad) = event_loop
+                .run_until_complete(|| {
+                    let bad = spawn("boom", || -> u32 { panic!("kaboom {}", 42) });
+                    let good = spawn("fine", || {
+                        yield_now().unwrap();
+                        7
+                    });
+                    (good.join(), bad.join())
+                })
+                .unwrap();
+            assert_eq!(good, Ok(7));
+            assert_eq!(
+                bad,
+                Err(TaskError::Panicked {
+                    task: "boom".into(),
+                    message: "kaboom 42".into()
+                })
+            );
+        },
     );
 }
 
 #[test]
 fn callbacks_run_soon_later_and_can_be_cancelled() {
-    let (mut event_loop, clock) = virtual_loop();
-    let log = Log::default();
-    let (l1, c1) = (log.clone(), clock.clone());
-    let _ = event_loop.call_later(secs(0.2), move || l1.say(&c1, "later"));
-    let (l2, c2) = (log.clone(), clock.clone());
-    let cancelled = event_loop.call_later(secs(0.1), move || l2.say(&c2, "cancelled"));
-    let (l3, c3) = (log.clone(), clock.clone());
-    event_loop.call_soon(move || l3.say(&c3, "soon"));
-    let (l4, c4) = (log.clone(), clock.clone());
-    let _ = event_loop.call_at(secs(0.3), move || l4.say(&c4, "at"));
-    assert!(cancelled.cancel());
-    assert!(!cancelled.cancel());
-    event_loop.run_forever().unwrap();
-    assert_eq!(log.lines(), ["0 soon", "200 later", "300 at"]);
+    common::within(
+        "callbacks_run_soon_later_and_can_be_cancelled",
+        common::LOOP_DEADLINE,
+        || {
+            let (mut event_loop, clock) = virtual_loop();
+            let log = Log::default();
+            let (l1, c1) = (log.clone(), clock.clone());
+            let _ = event_loop.call_later(secs(0.2), move || l1.say(&c1, "later"));
+            let (l2, c2) = (log.clone(), clock.clone());
+            let cancelled = event_loop.call_later(secs(0.1), move || l2.say(&c2, "cancelled"));
+            let (l3, c3) = (log.clone(), clock.clone());
+            event_loop.call_soon(move || l3.say(&c3, "soon"));
+            let (l4, c4) = (log.clone(), clock.clone());
+            let _ = event_loop.call_at(secs(0.3), move || l4.say(&c4, "at"));
+            assert!(cancelled.cancel());
+            assert!(!cancelled.cancel());
+            event_loop.run_forever().unwrap();
+            assert_eq!(log.lines(), ["0 soon", "200 later", "300 at"]);
+        },
+    );
 }
 
 #[test]
 fn stop_from_a_callback_ends_run_forever() {
-    let (mut event_loop, clock) = virtual_loop();
-    let handle = event_loop.handle();
-    drop(event_loop.spawn("forever", || loop {
-        sleep(secs(0.1)).unwrap();
-    }));
-    let _ = event_loop.call_later(secs(1.0), move || handle.stop());
-    event_loop.run_forever().unwrap();
-    assert_eq!(clock.now(), secs(1.0));
-    assert_eq!(event_loop.task_count(), 1);
+    common::within(
+        "stop_from_a_callback_ends_run_forever",
+        common::LOOP_DEADLINE,
+        || {
+            let (mut event_loop, clock) = virtual_loop();
+            let handle = event_loop.handle();
+            drop(event_loop.spawn("forever", || loop {
+                sleep(secs(0.1)).unwrap();
+            }));
+            let _ = event_loop.call_later(secs(1.0), move || handle.stop());
+            event_loop.run_forever().unwrap();
+            assert_eq!(clock.now(), secs(1.0));
+            assert_eq!(event_loop.task_count(), 1);
+        },
+    );
 }
 
 #[test]
 fn a_future_turns_a_callback_into_a_return_value() {
-    let (mut event_loop, _clock) = virtual_loop();
-    let handle = event_loop.handle();
-    let got = event_loop
-        .run_until_complete(move || {
-            let future: Future<u32, TaskError> = Future::new();
-            let setter = future.clone();
-            let seen = Rc::new(RefCell::new(None));
-            let seen2 = seen.clone();
-            future.add_done_callback(move |r| *seen2.borrow_mut() = Some(r.clone()));
-            let _ = handle.call_later(secs(0.5), move || setter.set_result(5).unwrap());
-            let value = future.wait();
-            let seen_by_callback = seen.borrow().clone();
-            (value, seen_by_callback, future.set_result(6).is_err())
-        })
-        .unwrap();
-    assert_eq!(got, (Ok(5), Some(Ok(5)), true));
+    common::within(
+        "a_future_turns_a_callback_into_a_return_value",
+        common::LOOP_DEADLINE,
+        || {
+            let (mut event_loop, _clock) = virtual_loop();
+            let handle = event_loop.handle();
+            let got = event_loop
+                .run_until_complete(move || {
+                    let future: Future<u32, TaskError> = Future::new();
+                    let setter = future.clone();
+                    let seen = Rc::new(RefCell::new(None));
+                    let seen2 = seen.clone();
+                    future.add_done_callback(move |r| *seen2.borrow_mut() = Some(r.clone()));
+                    let _ = handle.call_later(secs(0.5), move || setter.set_result(5).unwrap());
+                    let value = future.wait();
+                    let seen_by_callback = seen.borrow().clone();
+                    (value, seen_by_callback, future.set_result(6).is_err())
+                })
+                .unwrap();
+            assert_eq!(got, (Ok(5), Some(Ok(5)), true));
+        },
+    );
 }
 
 #[test]
 fn wait_first_completed_returns_early_and_all_completed_waits() {
-    let (mut event_loop, clock) = virtual_loop();
-    let c = clock.clone();
-    let (first, all) = event_loop
-        .run_until_complete(move || {
-            let handles: Vec<_> = [0.3, 0.1, 0.2]
-                .into_iter()
-                .map(|s| spawn("sleeper", move || sleep(secs(s)).map(|_| s)))
-                .collect();
-            let (done, pending) = wait(handles, WaitMode::FirstCompleted).unwrap();
-            let first = (c.now(), done.len(), pending.len());
-            // The other tasks sleep on; this one must not be woken early by them.
-            sleep(secs(1.0)).unwrap();
-            let t_after_sleep = c.now();
-            let (done2, pending2) = wait(pending, WaitMode::AllCompleted).unwrap();
-            let results: Vec<_> = gather(done.into_iter().chain(done2))
-                .into_iter()
-                .map(|r| r.unwrap().unwrap())
-                .collect();
-            (first, (t_after_sleep, pending2.len(), results))
-        })
-        .unwrap();
-    assert_eq!(first, (secs(0.1), 1, 2));
-    assert_eq!(all, (secs(1.1), 0, vec![0.1, 0.3, 0.2]));
+    common::within(
+        "wait_first_completed_returns_early_and_all_completed_waits",
+        common::LOOP_DEADLINE,
+        || {
+            let (mut event_loop, clock) = virtual_loop();
+            let c = clock.clone();
+            let (first, all) = event_loop
+                .run_until_complete(move || {
+                    let handles: Vec<_> = [0.3, 0.1, 0.2]
+                        .into_iter()
+                        .map(|s| spawn("sleeper", move || sleep(secs(s)).map(|_| s)))
+                        .collect();
+                    let (done, pending) = wait(handles, WaitMode::FirstCompleted).unwrap();
+                    let first = (c.now(), done.len(), pending.len());
+                    // The other tasks sleep on; this one must not be woken early by them.
+                    sleep(secs(1.0)).unwrap();
+                    let t_after_sleep = c.now();
+                    let (done2, pending2) = wait(pending, WaitMode::AllCompleted).unwrap();
+                    let results: Vec<_> = gather(done.into_iter().chain(done2))
+                        .into_iter()
+                        .map(|r| r.unwrap().unwrap())
+                        .collect();
+                    (first, (t_after_sleep, pending2.len(), results))
+                })
+                .unwrap();
+            assert_eq!(first, (secs(0.1), 1, 2));
+            assert_eq!(all, (secs(1.1), 0, vec![0.1, 0.3, 0.2]));
+        },
+    );
 }
 
 #[test]
 fn waiting_outside_a_task_is_an_error_that_says_so() {
-    let error = sleep(secs(1.0)).unwrap_err();
-    assert!(error.to_string().contains("outside a task"), "{error}");
-    assert!(yield_now().is_err());
-    let joined = spawn("orphan", || ()).join();
-    assert!(matches!(joined, Err(TaskError::NotInTask(_))), "{joined:?}");
-    let future: Future<(), TaskError> = Future::new();
-    assert!(matches!(future.wait(), Err(TaskError::NotInTask(_))));
+    common::within(
+        "waiting_outside_a_task_is_an_error_that_says_so",
+        common::LOOP_DEADLINE,
+        || {
+            let error = sleep(secs(1.0)).unwrap_err();
+            assert!(error.to_string().contains("outside a task"), "{error}");
+            assert!(yield_now().is_err());
+            let joined = spawn("orphan", || ()).join();
+            assert!(matches!(joined, Err(TaskError::NotInTask(_))), "{joined:?}");
+            let future: Future<(), TaskError> = Future::new();
+            assert!(matches!(future.wait(), Err(TaskError::NotInTask(_))));
+        },
+    );
 }
 
 #[test]
 fn a_task_waiting_on_nothing_is_reported_stuck() {
-    let mut event_loop = EventLoop::new().unwrap();
-    let result = event_loop.run_until_complete(|| {
-        let never: Future<(), TaskError> = Future::new();
-        never.wait()
-    });
-    assert_eq!(
-        result,
-        Err(TaskError::Stuck {
-            task: "main".into()
-        })
+    common::within(
+        "a_task_waiting_on_nothing_is_reported_stuck",
+        common::LOOP_DEADLINE,
+        || {
+            let mut event_loop = EventLoop::new().unwrap();
+            assert_a_hopeless_wait_is_stuck(&mut event_loop);
+        },
     );
 }
 
 #[test]
 fn no_stack_is_a_clear_error_not_a_crash() {
-    // 2^50 bytes is more than a 47-bit address space: the mapping must fail.
-    let mut event_loop = Builder::new().stack_size(1 << 50).build().unwrap();
-    let result = event_loop.run_until_complete(|| ());
-    let Err(TaskError::NoStack { task, reason }) = result else {
-        panic!("expected NoStack, got {result:?}");
-    };
-    assert_eq!(task, "main");
-    assert!(reason.to_string().contains("vm.max_map_count"), "{reason}");
+    common::within(
+        "no_stack_is_a_clear_error_not_a_crash",
+        common::LOOP_DEADLINE,
+        || {
+            // 2^50 bytes is more than a 47-bit address space: the mapping must fail.
+            let mut event_loop = Builder::new().stack_size(1 << 50).build().unwrap();
+            let result = event_loop.run_until_complete(|| ());
+            let Err(TaskError::NoStack { task, reason }) = result else {
+                panic!("expected NoStack, got {result:?}");
+            };
+            assert_eq!(task, "main");
+            assert!(reason.to_string().contains("vm.max_map_count"), "{reason}");
+        },
+    );
 }
 
 /// Recursion that keeps `depth` KiB-sized frames alive at once.
@@ -235,10 +283,16 @@ fn deep(depth: u32) -> u64 {
 
 #[test]
 fn the_default_stack_survives_a_deep_call_in_a_debug_build() {
-    let mut event_loop = EventLoop::new().unwrap();
-    // ~100 frames of over a KiB each: far deeper than any lesson goes.
-    let sum = event_loop.run_until_complete(|| deep(100)).unwrap();
-    assert_eq!(sum, (1..=100).sum::<u64>());
+    common::within(
+        "the_default_stack_survives_a_deep_call_in_a_debug_build",
+        common::LOOP_DEADLINE,
+        || {
+            let mut event_loop = EventLoop::new().unwrap();
+            // ~100 frames of over a KiB each: far deeper than any lesson goes.
+            let sum = event_loop.run_until_complete(|| deep(100)).unwrap();
+            assert_eq!(sum, (1..=100).sum::<u64>());
+        },
+    );
 }
 
 /// One client and one server task in one loop: the client's bytes come back upper-cased.
@@ -266,31 +320,49 @@ fn echo_once(kind: SelectorKind, text: &'static [u8]) -> Vec<u8> {
 
 #[test]
 fn echo_over_loopback_inside_one_loop() {
-    assert_eq!(echo_once(SelectorKind::Polling, b"hello"), b"HELLO");
+    common::within(
+        "echo_over_loopback_inside_one_loop",
+        common::LOOP_DEADLINE,
+        || {
+            assert_eq!(echo_once(SelectorKind::Polling, b"hello"), b"HELLO");
+        },
+    );
 }
 
 #[test]
 fn the_select_backend_runs_the_same_echo() {
-    assert_eq!(echo_once(SelectorKind::Select, b"select"), b"SELECT");
+    common::within(
+        "the_select_backend_runs_the_same_echo",
+        common::LOOP_DEADLINE,
+        || {
+            assert_eq!(echo_once(SelectorKind::Select, b"select"), b"SELECT");
+        },
+    );
 }
 
 #[test]
 fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
-    let (mut event_loop, clock) = virtual_loop();
-    let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
-    // A task waiting on I/O that never comes, and a timer in the future.
-    drop(event_loop.spawn("acceptor", move || listener.accept().map(|_| ())));
-    let c = clock.clone();
-    let times = event_loop
-        .run_until_complete(move || {
-            drop(spawn("sleeper", || sleep(secs(5.0))));
-            yield_now().unwrap();
-            let after_yield = c.now();
-            sleep(secs(1.0)).unwrap();
-            (after_yield, c.now())
-        })
-        .unwrap();
-    assert_eq!(times, (secs(0.0), secs(1.0)));
+    common::within(
+        "virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting",
+        common::LOOP_DEADLINE,
+        || {
+            let (mut event_loop, clock) = virtual_loop();
+            let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
+            // A task waiting on I/O that never comes, and a timer in the future.
+            drop(event_loop.spawn("acceptor", move || listener.accept().map(|_| ())));
+            let c = clock.clone();
+            let times = event_loop
+                .run_until_complete(move || {
+                    drop(spawn("sleeper", || sleep(secs(5.0))));
+                    yield_now().unwrap();
+                    let after_yield = c.now();
+                    sleep(secs(1.0)).unwrap();
+                    (after_yield, c.now())
+                })
+                .unwrap();
+            assert_eq!(times, (secs(0.0), secs(1.0)));
+        },
+    );
 }
 
 /// The real ceiling: more sleeping tasks than `vm.max_map_count` allows.
@@ -299,91 +371,98 @@ fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
 #[test]
 #[ignore = "maps ~32,000 stacks (~130 MB): run it by hand, in release mode"]
 fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
-    let ceiling = yieldloop::reactor::stacks::stack_ceiling();
-    if ceiling == usize::MAX {
-        return; // no /proc: nothing to check here
-    }
-    let tasks = ceiling + 100;
-    let mut event_loop = EventLoop::new().unwrap();
-    let (ok, refused, message) = event_loop
-        .run_until_complete(move || {
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| spawn("sleeper", || sleep(secs(0.1))))
-                .collect();
-            let results = gather(handles);
-            let ok = results.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
-            let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-            (ok, refused.len(), refused.first().map(|e| e.to_string()))
-        })
-        .unwrap();
-    assert!(ok > 30_000 || ok + 1 >= ceiling, "only {ok} ran");
-    assert!(refused >= 100);
-    assert!(message.unwrap().contains("vm.max_map_count"));
+    common::within(
+        "past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run",
+        std::time::Duration::from_secs(600),
+        || {
+            let ceiling = yieldloop::reactor::stacks::stack_ceiling();
+            if ceiling == usize::MAX {
+                return; // no /proc: nothing to check here
+            }
+            let tasks = ceiling + 100;
+            let mut event_loop = EventLoop::new().unwrap();
+            let (ok, refused, message) = event_loop
+                .run_until_complete(move || {
+                    let handles: Vec<_> = (0..tasks)
+                        .map(|_| spawn("sleeper", || sleep(secs(0.1))))
+                        .collect();
+                    let results = gather(handles);
+                    let ok = results.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
+                    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+                    (ok, refused.len(), refused.first().map(|e| e.to_string()))
+                })
+                .unwrap();
+            assert!(ok > 30_000 || ok + 1 >= ceiling, "only {ok} ran");
+            assert!(refused >= 100);
+            assert!(message.unwrap().contains("vm.max_map_count"));
+        },
+    );
 }
 
 #[test]
 fn small_stacks_work_for_shallow_tasks() {
-    for size in [4096, 16 * 1024, 64 * 1024] {
-        let mut event_loop = Builder::new().stack_size(size).build().unwrap();
-        let sum = event_loop
-            .run_until_complete(|| {
-                let handles: Vec<_> = (0..100u64)
-                    .map(|n| {
-                        spawn("small", move || {
-                            yield_now().unwrap();
-                            n
-                        })
+    common::within(
+        "small_stacks_work_for_shallow_tasks",
+        common::LOOP_DEADLINE,
+        || {
+            for size in [4096, 16 * 1024, 64 * 1024] {
+                let mut event_loop = Builder::new().stack_size(size).build().unwrap();
+                let sum = event_loop
+                    .run_until_complete(|| {
+                        let handles: Vec<_> = (0..100u64)
+                            .map(|n| {
+                                spawn("small", move || {
+                                    yield_now().unwrap();
+                                    n
+                                })
+                            })
+                            .collect();
+                        gather(handles).into_iter().map(Result::unwrap).sum::<u64>()
                     })
-                    .collect();
-                gather(handles).into_iter().map(Result::unwrap).sum::<u64>()
-            })
-            .unwrap();
-        assert_eq!(sum, 4950, "stack size {size}");
-    }
+                    .unwrap();
+                assert_eq!(sum, 4950, "stack size {size}");
+            }
+        },
+    );
 }
 
 #[test]
 fn a_second_task_waiting_on_the_same_socket_is_refused() {
-    let mut event_loop = EventLoop::new().unwrap();
-    let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (second, first) = event_loop
-        .run_until_complete(move || {
-            let server = spawn("server", move || {
-                let (stream, _) = listener.accept().unwrap();
-                sleep(secs(0.05)).unwrap();
-                stream.write_all(b"x").unwrap();
-                sleep(secs(0.05)).unwrap();
-            });
-            let client = Rc::new(TcpStream::connect(addr).unwrap());
-            let reader = client.clone();
-            let first = spawn("first reader", move || {
-                let mut buf = [0u8; 1];
-                reader.read(&mut buf).map_err(|e| e.to_string())
-            });
-            yield_now().unwrap(); // the first reader is now suspended in read
-            let mut buf = [0u8; 1];
-            let second = client.read(&mut buf).map_err(|e| e.to_string());
-            let first = first.join().unwrap();
-            server.join().unwrap();
-            (second, first)
-        })
-        .unwrap();
-    assert!(second
-        .unwrap_err()
-        .contains("another task is already waiting"));
-    assert_eq!(first, Ok(1));
-}
-
-/// A connected pair on loopback: (the loop's end, the peer's end).
-fn loopback_pair() -> (TcpStream, TcpStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (ours, _) = listener.accept().unwrap();
-    (
-        TcpStream::from_std(ours).unwrap(),
-        TcpStream::from_std(peer).unwrap(),
-    )
+    common::within(
+        "a_second_task_waiting_on_the_same_socket_is_refused",
+        common::LOOP_DEADLINE,
+        || {
+            let mut event_loop = EventLoop::new().unwrap();
+            let listener = TcpListener::bind("127.0.0.1", 0).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (second, first) = event_loop
+                .run_until_complete(move || {
+                    let server = spawn("server", move || {
+                        let (stream, _) = listener.accept().unwrap();
+                        sleep(secs(0.05)).unwrap();
+                        stream.write_all(b"x").unwrap();
+                        sleep(secs(0.05)).unwrap();
+                    });
+                    let client = Rc::new(TcpStream::connect(addr).unwrap());
+                    let reader = client.clone();
+                    let first = spawn("first reader", move || {
+                        let mut buf = [0u8; 1];
+                        reader.read(&mut buf).map_err(|e| e.to_string())
+                    });
+                    yield_now().unwrap(); // the first reader is now suspended in read
+                    let mut buf = [0u8; 1];
+                    let second = client.read(&mut buf).map_err(|e| e.to_string());
+                    let first = first.join().unwrap();
+                    server.join().unwrap();
+                    (second, first)
+                })
+                .unwrap();
+            assert!(second
+                .unwrap_err()
+                .contains("another task is already waiting"));
+            assert_eq!(first, Ok(1));
+        },
+    );
 }
 
 /// Wake-ups that are easy to lose. Data arrives on `x` while the task waits
@@ -467,10 +546,18 @@ fn no_wake_up_is_lost(kind: SelectorKind) {
 
 #[test]
 fn no_wake_up_is_lost_on_epoll() {
-    no_wake_up_is_lost(SelectorKind::Polling);
+    common::within("no_wake_up_is_lost_on_epoll", common::LOOP_DEADLINE, || {
+        no_wake_up_is_lost(SelectorKind::Polling);
+    });
 }
 
 #[test]
 fn no_wake_up_is_lost_on_select() {
-    no_wake_up_is_lost(SelectorKind::Select);
+    common::within(
+        "no_wake_up_is_lost_on_select",
+        common::LOOP_DEADLINE,
+        || {
+            no_wake_up_is_lost(SelectorKind::Select);
+        },
+    );
 }

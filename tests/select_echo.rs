@@ -221,10 +221,7 @@ fn echo_client_says_clearly_when_nothing_listens() {
         let probe = TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    let out = std::process::Command::new(CLIENT)
-        .args(["--port", &port.to_string(), "hello"])
-        .output()
-        .unwrap();
+    let out = common::run_bin_unchecked(CLIENT, &["--port", &port.to_string(), "hello"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect"), "{err}");

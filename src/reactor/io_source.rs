@@ -287,3 +287,31 @@ macro_rules! descriptor_of_source {
     )*};
 }
 pub(crate) use descriptor_of_source;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    /// `EINTR` ("a signal arrived first") is retried, not returned. This is a
+    /// unit test of `retry` with a made-up operation because no public call
+    /// can produce it: our sockets are non-blocking, and the kernel reports a
+    /// signal as `EINTR` only from a call that was *sleeping*, which a
+    /// non-blocking call never does (it answers `EAGAIN` at once). The retry
+    /// is there for systems and descriptor kinds where that is not so.
+    #[test]
+    fn an_interrupted_call_is_retried() {
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let source = Source::new(ours);
+        let mut calls = 0;
+        let result = source.retry(Direction::Read, "test", |_| {
+            calls += 1;
+            if calls == 1 {
+                Err(io::ErrorKind::Interrupted.into())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(result.unwrap(), 2, "retried once after EINTR");
+    }
+}

@@ -1,30 +1,72 @@
-//! Helpers shared by the integration tests: run a lesson binary, read its trace.
+//! Helpers shared by the integration tests: run a lesson binary, read its
+//! trace, and make sure no test can hang.
+//!
+//! # No test may hang CI
+//!
+//! A liveness bug in the reactor (a lost wake-up, a loop that never yields
+//! to the selector) does not make a test fail: it makes it wait forever, and
+//! CI stalls until its own time limit with no clue which test hung. So every
+//! test that runs a lesson binary or a loop goes through one of these:
+//!
+//! * **A lesson binary**: [`run_bin`] / [`run_bin_with`] (must succeed) or
+//!   [`run_bin_unchecked`] (any exit status). Each kills the child after
+//!   [`BIN_DEADLINE`] and fails with `` `07-tasks --virtual` did not finish
+//!   within 20 s ``. For a hand-built `Command`, use [`output_within`].
+//! * **A loop in the test process**: wrap the test's body in [`within`]:
+//!
+//!   ```ignore
+//!   #[test]
+//!   fn my_test() {
+//!       common::within("my_test's loop", common::LOOP_DEADLINE, || {
+//!           let mut event_loop = EventLoop::new().unwrap();
+//!           // …
+//!       });
+//!   }
+//!   ```
+//!
+//!   The body runs on a thread of its own (build the loop inside it: a loop
+//!   is `!Send`), and the test fails with `my_test's loop did not finish
+//!   within 30 s` if it has not returned by then; a panic in the body fails
+//!   the test as usual. The stuck thread is left behind and ends with the
+//!   test process.
+//! * **Where the body cannot move to a thread**: a [`Watchdog`] guard, which
+//!   aborts the whole test process with a named message when it expires. A
+//!   loop spinning on this thread cannot be interrupted any other way.
+//!
+//! Servers driven over TCP (`server.rs`) have deadlines of their own on every
+//! read, write, wait and start.
 
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod model;
+pub mod reactor;
 pub mod server;
 
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a lesson binary may run in a test. Every lesson finishes in a
+/// second or two, even in a debug build on a loaded machine.
+pub const BIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long an in-process loop may run in a test (see [`within`]).
+pub const LOOP_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Runs a lesson binary to completion with `args`, with `RUST_BACKTRACE`
-/// unset unless the test sets it, and returns what it printed.
+/// unset unless the test sets it, and returns what it printed. Fails the test
+/// if it exits with an error, or if it does not finish within
+/// [`BIN_DEADLINE`] (then it is killed).
 pub fn run_bin(path: &str, args: &[&str]) -> Output {
     run_bin_with(path, args, &[])
 }
 
 /// Like [`run_bin`], with extra environment variables.
 pub fn run_bin_with(path: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(path);
-    command
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LOG");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("the lesson binary starts");
+    let output = run_bin_unchecked(path, args, env);
     assert!(
         output.status.success(),
         "{path} {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
@@ -33,6 +75,146 @@ pub fn run_bin_with(path: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// Like [`run_bin_with`], but any exit status is fine (for tests of how a
+/// lesson fails); only a hang fails the test.
+pub fn run_bin_unchecked(path: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(path);
+    command
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let name = Path::new(path)
+        .file_name()
+        .map_or(path.into(), |name| name.to_string_lossy());
+    let what = [name.as_ref()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    output_within(&mut command, &format!("`{what}`"), BIN_DEADLINE)
+}
+
+/// Runs `command` to completion (stdin empty, stdout and stderr captured)
+/// and returns what it printed; if it is still running after `deadline`,
+/// kills it and fails the test with "`what` did not finish within …",
+/// showing what it printed so far.
+pub fn output_within(command: &mut Command, what: &str, deadline: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{what} does not start: {error}"));
+    // Read both pipes on threads: a child that fills one blocks until it is read.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child") {
+            break Some(status);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let Some(status) = status else {
+        panic!(
+            "{what} did not finish within {} s: it hangs (killed it)\nstdout so far:\n{}\nstderr so far:\n{}",
+            deadline.as_secs(),
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// Runs `body` on a thread of its own and returns what it returns; fails the
+/// test with "`what` did not finish within …" if it has not returned after
+/// `deadline`. A panic in `body` fails the test with its own message.
+///
+/// Build the loop *inside* `body` (a loop is `!Send`). If `body` hangs, its
+/// thread is left behind, blocked or spinning, until the test process ends:
+/// a thread cannot be killed, but the test fails in time and says what hung.
+pub fn within<T: Send + 'static>(
+    what: &str,
+    deadline: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, finished) = mpsc::channel();
+    let runner = thread::Builder::new()
+        .name(what.to_string())
+        .spawn(move || {
+            // Sends on return and on unwind alike (the guard is dropped then).
+            let _signal = done;
+            body()
+        })
+        .expect("a thread for the test body");
+    match finished.recv_timeout(deadline) {
+        // Disconnected: the body returned or panicked; `join` tells which.
+        Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        Ok(()) => unreachable!("nothing is sent: the channel only closes"),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+            "{what} did not finish within {} s: it hangs (a lost wake-up, or a \
+             loop that never returns?)",
+            deadline.as_secs()
+        ),
+    }
+}
+
+/// Aborts the whole test process, naming `what`, unless dropped within its
+/// deadline. For a loop that must run on the test's own thread (prefer
+/// [`within`], which fails only the one test):
+///
+/// ```ignore
+/// let _watchdog = common::Watchdog::arm("the drop of a loop", Duration::from_secs(30));
+/// ```
+pub struct Watchdog {
+    /// Dropping it tells the watchdog thread that we finished in time.
+    _disarm: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    /// Starts counting `deadline` down.
+    pub fn arm(what: &str, deadline: Duration) -> Watchdog {
+        let (disarm, disarmed) = mpsc::channel::<()>();
+        let what = what.to_string();
+        thread::spawn(move || {
+            if disarmed.recv_timeout(deadline) == Err(mpsc::RecvTimeoutError::Timeout) {
+                eprintln!(
+                    "watchdog: {what} did not finish within {} s: it hangs; aborting the test process",
+                    deadline.as_secs()
+                );
+                std::process::abort();
+            }
+        });
+        Watchdog { _disarm: disarm }
+    }
 }
 
 /// Standard output as text.

@@ -59,8 +59,20 @@ pub fn sleeps() -> impl Strategy<Value = Vec<Vec<Duration>>> {
 }
 
 /// Runs coroutines that sleep `all_sleeps` under `run` on a virtual clock and
-/// checks every resume's order and time, and the time the loop ends.
+/// checks every resume's order and time, and the time the loop ends. A `run`
+/// that never returns (a learner's, say) fails the case after
+/// [`super::LOOP_DEADLINE`] instead of hanging.
 pub fn check(run: RunFn, all_sleeps: &[Vec<Duration>]) -> Result<(), TestCaseError> {
+    let all_sleeps = all_sleeps.to_vec();
+    super::within(
+        "run on the model's coroutines",
+        super::LOOP_DEADLINE,
+        move || check_here(run, &all_sleeps),
+    )
+}
+
+/// [`check`], on the calling thread.
+fn check_here(run: RunFn, all_sleeps: &[Vec<Duration>]) -> Result<(), TestCaseError> {
     let clock = Clock::new_virtual();
     let log = Rc::new(RefCell::new(Vec::new()));
     let coroutines = all_sleeps

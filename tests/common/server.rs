@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// A running server binary, killed when dropped.
 pub struct EchoServer {
     child: Child,
+    /// The binary's path, for messages.
+    binary: String,
     /// Where it listens, from its first line.
     pub addr: SocketAddr,
     /// Every later line of its standard output (the trace), as it comes.
@@ -23,7 +25,8 @@ pub struct EchoServer {
 }
 
 impl EchoServer {
-    /// Starts `binary --port 0 extra…` and waits for `listening on …`.
+    /// Starts `binary --port 0 extra…` and waits (up to [`IO_TIMEOUT`]) for
+    /// `listening on …`; a server that never says it fails the test.
     pub fn start(binary: &str, extra: &[&str]) -> EchoServer {
         let mut child = Command::new(binary)
             .args(["--port", "0"])
@@ -32,25 +35,43 @@ impl EchoServer {
             .stdout(Stdio::piped())
             .spawn()
             .expect("the server starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut first = String::new();
-        lines.read_line(&mut first).expect("a first line");
-        let addr = first
-            .trim_end()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {first:?}"))
-            .parse()
-            .expect("HOST:PORT");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
         let into = log.clone();
+        let (first_line, first) = mpsc::channel();
         // Keep reading, or the server would block once the pipe is full.
         thread::spawn(move || {
-            for line in lines.lines() {
+            let _ = first_line.send(lines.next());
+            for line in lines {
                 let Ok(line) = line else { break };
                 into.lock().unwrap().push(line);
             }
         });
-        EchoServer { child, addr, log }
+        let first = match first.recv_timeout(IO_TIMEOUT) {
+            Ok(Some(Ok(line))) => line,
+            Ok(other) => {
+                let _ = child.kill();
+                panic!("{binary} printed no first line: {other:?}")
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "{binary} did not print `listening on …` within {} s: it hangs",
+                    IO_TIMEOUT.as_secs()
+                );
+            }
+        };
+        let addr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line was {first:?}"))
+            .parse()
+            .expect("HOST:PORT");
+        EchoServer {
+            child,
+            binary: binary.to_string(),
+            addr,
+            log,
+        }
     }
 
     /// A connected client with read and write timeouts.
@@ -197,7 +218,11 @@ impl EchoServer {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the server did not stop");
+            assert!(
+                Instant::now() < deadline,
+                "{} did not stop within 10 s: it hangs",
+                self.binary
+            );
             thread::sleep(Duration::from_millis(10));
         }
     }
