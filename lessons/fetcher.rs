@@ -126,26 +126,63 @@ fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str
         .map(str::trim)
 }
 
-/// A clear reason for a failed connection.
-fn connect(url: &Url) -> Result<TcpStream, String> {
-    let addrs =
-        resolve(&url.host, url.port).map_err(|e| format!("cannot resolve {}: {e}", url.host))?;
-    let mut last = String::from("no address");
-    for addr in addrs {
-        match TcpStream::connect_addr(addr) {
-            Ok(stream) => return Ok(stream),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                last = format!("connection refused by {addr}");
-            }
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+// ANCHOR: failure
+/// Why a URL failed: the `ERR` line's reason, and the `io::Error` behind it
+/// if there is one. Keeping the error itself, not only its text, matters:
+/// when `wait_for`'s deadline cancels a request, the cancellation rides out
+/// inside that error, and `wait_for` looks for it to say "timed out" (drop
+/// it, and a timeout looks like an ordinary connection error).
+struct Failure {
+    reason: String,
+    _source: Option<io::Error>,
+}
+
+impl Failure {
+    fn io(context: &str) -> impl Fn(io::Error) -> Failure + Copy + '_ {
+        move |error| Failure {
+            reason: format!("{context}: {error}"),
+            _source: Some(error),
         }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Failure {
+        Failure {
+            reason,
+            _source: None,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(reason: &str) -> Failure {
+        Failure::from(reason.to_string())
+    }
+}
+// ANCHOR_END: failure
+
+/// Looks the host up and connects, with a clear reason when that fails.
+fn connect(url: &Url) -> Result<TcpStream, Failure> {
+    let addrs = resolve(&url.host, url.port)
+        .map_err(Failure::io(&format!("cannot resolve {}", url.host)))?;
+    let mut last = Failure::from("no address");
+    for addr in addrs {
+        last = match TcpStream::connect_addr(addr) {
+            Ok(stream) => return Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Failure {
+                reason: format!("connection refused by {addr}"),
+                _source: Some(e),
+            },
+            Err(e) => Failure::io(&format!("cannot connect to {addr}"))(e),
+        };
     }
     Err(last)
 }
 
 // ANCHOR: get
 /// One HTTP/1.1 GET: the request, the head (parsed by `httparse`), the body.
-fn get(url: &Url) -> Result<Response, String> {
+fn get(url: &Url) -> Result<Response, Failure> {
     let (read_half, write_half) = connect(url)?.into_split();
     let mut writer = StreamWriter::new(write_half);
     let mut reader = StreamReader::with_limit(read_half, HEAD_LIMIT);
@@ -154,7 +191,7 @@ fn get(url: &Url) -> Result<Response, String> {
          Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
         url.path, url.host
     );
-    let io_error = |e: io::Error| format!("connection error: {e}");
+    let io_error = Failure::io("connection error");
     writer.write_all(request.as_bytes()).map_err(io_error)?;
     writer.flush().map_err(io_error)?;
 
@@ -182,7 +219,7 @@ fn get(url: &Url) -> Result<Response, String> {
     match parsed.parse(&head) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err("garbage response: incomplete head".into()),
-        Err(e) => return Err(format!("garbage response: {e}")),
+        Err(e) => return Err(format!("garbage response: {e}").into()),
     }
     let status = parsed.code.unwrap_or(0);
     let reason = parsed.reason.unwrap_or("").to_string();
@@ -198,9 +235,7 @@ fn get(url: &Url) -> Result<Response, String> {
             .parse()
             .map_err(|_| format!("garbage response: Content-Length {length:?}"))?;
         if length > BODY_LIMIT {
-            return Err(format!(
-                "body of {length} B is over the limit of {BODY_LIMIT} B"
-            ));
+            return Err(format!("body of {length} B is over the limit of {BODY_LIMIT} B").into());
         }
         reader.read_exact(length).map_err(io_error)?
     } else {
@@ -219,8 +254,8 @@ fn get(url: &Url) -> Result<Response, String> {
 // ANCHOR: chunked
 /// A chunked body: `<hex size>\r\n<bytes>\r\n` until a chunk of size 0,
 /// then trailer lines up to an empty one.
-fn read_chunked<R: Read>(reader: &mut StreamReader<R>) -> Result<Vec<u8>, String> {
-    let io_error = |e: io::Error| format!("connection error in a chunked body: {e}");
+fn read_chunked<R: Read>(reader: &mut StreamReader<R>) -> Result<Vec<u8>, Failure> {
+    let io_error = Failure::io("connection error in a chunked body");
     let mut body = Vec::new();
     loop {
         let line = reader.read_line().map_err(io_error)?;
@@ -232,7 +267,7 @@ fn read_chunked<R: Read>(reader: &mut StreamReader<R>) -> Result<Vec<u8>, String
             break;
         }
         if body.len() + size > BODY_LIMIT {
-            return Err(format!("body is over the limit of {BODY_LIMIT} B"));
+            return Err(format!("body is over the limit of {BODY_LIMIT} B").into());
         }
         body.extend_from_slice(&reader.read_exact(size).map_err(io_error)?);
         if reader.read_line().map_err(io_error)?.trim_ascii() != b"" {
@@ -252,7 +287,7 @@ fn read_chunked<R: Read>(reader: &mut StreamReader<R>) -> Result<Vec<u8>, String
 // ANCHOR: fetch
 /// GET `url`, following up to [`MAX_REDIRECTS`] redirects; a non-2xx
 /// status is an error. Returns (status, body).
-fn fetch(mut url: Url) -> Result<(u16, Vec<u8>), String> {
+fn fetch(mut url: Url) -> Result<(u16, Vec<u8>), Failure> {
     for _ in 0..=MAX_REDIRECTS {
         let response = get(&url)?;
         match (response.status, response.location) {
@@ -267,10 +302,10 @@ fn fetch(mut url: Url) -> Result<(u16, Vec<u8>), String> {
                 };
             }
             (200..=299, _) => return Ok((response.status, response.body)),
-            (status, _) => return Err(format!("HTTP {status} {}", response.reason)),
+            (status, _) => return Err(format!("HTTP {status} {}", response.reason).into()),
         }
     }
-    Err(format!("more than {MAX_REDIRECTS} redirects"))
+    Err(format!("more than {MAX_REDIRECTS} redirects").into())
 }
 // ANCHOR_END: fetch
 
@@ -357,7 +392,7 @@ impl Fetcher {
         let started = Instant::now();
         let result = parse_url(line).and_then(|url| {
             let (status, body) = match wait_for(self.args.timeout, || fetch(url.clone())) {
-                Ok(result) => result?,
+                Ok(result) => result.map_err(|failure| failure.reason)?,
                 Err(timed_out) => {
                     return Err(format!("timeout after {} s", timed_out.after.as_secs_f64()))
                 }
