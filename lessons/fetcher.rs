@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use yieldloop::course::cli::{parse_concurrency, parse_timeout};
+use yieldloop::course::cli::{parse_concurrency, parse_seconds, parse_timeout};
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
-    resolve, sleep, spawn, wait_for, write_file, EventLoop, Queue, Semaphore, StreamReader,
-    StreamWriter, TcpStream,
+    resolve, run_in_executor, sleep, spawn, wait_for, write_file, EventLoop, Queue, Semaphore,
+    StreamReader, StreamWriter, TcpStream,
 };
 
 /// Downloads every URL of a file, at most N at a time.
@@ -54,6 +54,11 @@ struct Args {
     /// With --out: write files in the loop (blocking it) instead of on the executor.
     #[arg(long, requires = "out")]
     sync_writes: bool,
+    /// With --out: pretend each write waits this long for the disk (a slow
+    /// disk or a network share), to see what --sync-writes costs the loop.
+    #[arg(long, default_value = "0", value_parser = parse_seconds, allow_negative_numbers = true,
+          requires = "out")]
+    disk_delay: Duration,
     /// Use N worker tasks on a Queue instead of a task per URL under a Semaphore.
     #[arg(long)]
     workers: bool,
@@ -373,10 +378,18 @@ impl Fetcher {
     /// with `--sync-writes` right here (the loop waits for the disk).
     fn save(&self, dir: &Path, url: &Url, body: Vec<u8>) -> Result<(), String> {
         let path = dir.join(self.file_name(url));
+        let disk_delay = self.args.disk_delay;
+        let write = move |path: &Path, body: Vec<u8>| {
+            std::thread::sleep(disk_delay); // a slow disk, on whichever thread writes
+            std::fs::write(path, body)
+        };
         let written = if self.args.sync_writes {
-            std::fs::write(&path, body)
-        } else {
+            write(&path, body)
+        } else if disk_delay.is_zero() {
             write_file(&path, body)
+        } else {
+            let target = path.clone();
+            run_in_executor(move || write(&target, body)).unwrap_or_else(|e| Err(e.into()))
         };
         written.map_err(|e| format!("cannot write {}: {e}", path.display()))
     }

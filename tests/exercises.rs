@@ -21,10 +21,14 @@ use checks::report::{Failure, Outcome};
 // `#[path]` inside an inline module would be resolved from tests/stubs/,
 // a folder that does not exist, so the files are modules here and the two
 // groups are re-exported below.
+#[path = "../lessons/exercises/solutions/async_write.rs"]
+mod solution_async_write;
 #[path = "../lessons/exercises/solutions/averager.rs"]
 mod solution_averager;
 #[path = "../lessons/exercises/solutions/backtrace.rs"]
 mod solution_backtrace;
+#[path = "../lessons/exercises/solutions/bounded_fetch.rs"]
+mod solution_bounded_fetch;
 #[path = "../lessons/exercises/solutions/call_later.rs"]
 mod solution_call_later;
 #[path = "../lessons/exercises/solutions/callback_future.rs"]
@@ -49,10 +53,14 @@ mod solution_select_loop;
 mod solution_starved_socket;
 #[path = "../lessons/exercises/solutions/wait_for.rs"]
 mod solution_wait_for;
+#[path = "../lessons/exercises/async_write.rs"]
+mod stub_async_write;
 #[path = "../lessons/exercises/averager.rs"]
 mod stub_averager;
 #[path = "../lessons/exercises/backtrace.rs"]
 mod stub_backtrace;
+#[path = "../lessons/exercises/bounded_fetch.rs"]
+mod stub_bounded_fetch;
 #[path = "../lessons/exercises/call_later.rs"]
 mod stub_call_later;
 #[path = "../lessons/exercises/callback_future.rs"]
@@ -80,8 +88,10 @@ mod stub_wait_for;
 
 /// The stubs, as a learner first sees them.
 mod stubs {
+    pub(crate) use super::stub_async_write as async_write;
     pub(crate) use super::stub_averager as averager;
     pub(crate) use super::stub_backtrace as backtrace;
+    pub(crate) use super::stub_bounded_fetch as bounded_fetch;
     pub(crate) use super::stub_call_later as call_later;
     pub(crate) use super::stub_callback_future as callback_future;
     pub(crate) use super::stub_countdown as countdown;
@@ -98,8 +108,10 @@ mod stubs {
 
 /// The reference solutions.
 mod solutions {
+    pub(crate) use super::solution_async_write as async_write;
     pub(crate) use super::solution_averager as averager;
     pub(crate) use super::solution_backtrace as backtrace;
+    pub(crate) use super::solution_bounded_fetch as bounded_fetch;
     pub(crate) use super::solution_call_later as call_later;
     pub(crate) use super::solution_callback_future as callback_future;
     pub(crate) use super::solution_countdown as countdown;
@@ -143,6 +155,8 @@ macro_rules! outcome {
             "forgotten_cancel" => {
                 checks::forgotten_cancel::check($kind::forgotten_cancel::download)
             }
+            "bounded_fetch" => checks::bounded_fetch::check($kind::bounded_fetch::fetch_all),
+            "async_write" => checks::async_write::check($kind::async_write::save),
             other => panic!("tests/exercises.rs does not know the exercise `{other}`: add it"),
         }
     };

@@ -9,8 +9,10 @@
 
 pub mod report;
 
+pub mod async_write;
 pub mod averager;
 pub mod backtrace;
+pub mod bounded_fetch;
 pub mod call_later;
 pub mod callback_future;
 pub mod countdown;
