@@ -51,6 +51,8 @@ mod solution_run_once;
 mod solution_select_loop;
 #[path = "../lessons/exercises/solutions/starved_socket.rs"]
 mod solution_starved_socket;
+#[path = "../lessons/exercises/solutions/transfer.rs"]
+mod solution_transfer;
 #[path = "../lessons/exercises/solutions/wait_for.rs"]
 mod solution_wait_for;
 #[path = "../lessons/exercises/async_write.rs"]
@@ -83,6 +85,8 @@ mod stub_run_once;
 mod stub_select_loop;
 #[path = "../lessons/exercises/starved_socket.rs"]
 mod stub_starved_socket;
+#[path = "../lessons/exercises/transfer.rs"]
+mod stub_transfer;
 #[path = "../lessons/exercises/wait_for.rs"]
 mod stub_wait_for;
 
@@ -103,6 +107,7 @@ mod stubs {
     pub(crate) use super::stub_run_once as run_once;
     pub(crate) use super::stub_select_loop as select_loop;
     pub(crate) use super::stub_starved_socket as starved_socket;
+    pub(crate) use super::stub_transfer as transfer;
     pub(crate) use super::stub_wait_for as wait_for;
 }
 
@@ -123,6 +128,7 @@ mod solutions {
     pub(crate) use super::solution_run_once as run_once;
     pub(crate) use super::solution_select_loop as select_loop;
     pub(crate) use super::solution_starved_socket as starved_socket;
+    pub(crate) use super::solution_transfer as transfer;
     pub(crate) use super::solution_wait_for as wait_for;
 }
 
@@ -155,6 +161,7 @@ macro_rules! outcome {
             "forgotten_cancel" => {
                 checks::forgotten_cancel::check($kind::forgotten_cancel::download)
             }
+            "transfer" => checks::transfer::check($kind::transfer::transfer),
             "bounded_fetch" => checks::bounded_fetch::check($kind::bounded_fetch::fetch_all),
             "async_write" => checks::async_write::check($kind::async_write::save),
             other => panic!("tests/exercises.rs does not know the exercise `{other}`: add it"),

@@ -236,6 +236,20 @@ pub const EXERCISES: &[Exercise] = &[
         check_call: "checks::forgotten_cancel::check(exercise::download)",
     },
     Exercise {
+        name: "transfer",
+        lesson: "09",
+        page: "workshop-break-it.md",
+        summary: "break-it: two transfers race past the balance check",
+        hints: [
+            "Where can another task run between `payer.get() < amount` and `payer.set(..)`?",
+            "At yield_now (the log write). Nothing stops a second transfer from passing the \
+             check there. The lock you are given exists for that: hold it across the whole \
+             check-then-withdraw.",
+            "let _held = lock.acquire()?; // first line of transfer; dropped when it returns",
+        ],
+        check_call: "checks::transfer::check(exercise::transfer)",
+    },
+    Exercise {
         name: "bounded_fetch",
         lesson: "09",
         page: "workshop-fetcher.md",

@@ -24,4 +24,5 @@ pub mod run;
 pub mod run_once;
 pub mod select_loop;
 pub mod starved_socket;
+pub mod transfer;
 pub mod wait_for;
