@@ -186,6 +186,11 @@ impl TcpStream {
     // ANCHOR_END: connect
 }
 
+/// The reading side of [`open_connection`]: a [`StreamReader`] over a TCP read half.
+pub type TcpReader = StreamReader<OwnedReadHalf<std::net::TcpStream>>;
+/// The writing side of [`open_connection`]: a [`StreamWriter`] over a TCP write half.
+pub type TcpWriter = StreamWriter<OwnedWriteHalf<std::net::TcpStream>>;
+
 // ANCHOR: open_connection
 /// Connects to `host:port` (a name is looked up on an executor thread) and
 /// returns a buffered reader and writer over the two halves of the stream:
@@ -201,13 +206,7 @@ impl TcpStream {
 /// let status = reader.read_line()?; // b"HTTP/1.0 200 OK\r\n"
 /// # Ok(()) }
 /// ```
-pub fn open_connection(
-    host: &str,
-    port: u16,
-) -> io::Result<(
-    StreamReader<OwnedReadHalf<std::net::TcpStream>>,
-    StreamWriter<OwnedWriteHalf<std::net::TcpStream>>,
-)> {
+pub fn open_connection(host: &str, port: u16) -> io::Result<(TcpReader, TcpWriter)> {
     let (read, write) = TcpStream::connect((host, port))?.into_split();
     Ok((StreamReader::new(read), StreamWriter::new(write)))
 }
