@@ -34,12 +34,13 @@ pub mod stack_guard;
 pub mod sync;
 
 pub use clock::Clock;
-pub use executor::blocking::{read_file, resolve, write_file, Address, ToAddress};
+pub use executor::blocking::{open_connection, read_file, resolve, write_file, Address, ToAddress};
 pub use executor::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 pub use executor::run::{executor_thread_count, run_in_executor, ExecutorError};
 pub use executor::threadsafe::ThreadsafeHandle;
 pub use generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 pub use generators::request::{secs, Request};
+pub use reactor::buffered::{StreamReader, StreamWriter, TooLong, DEFAULT_LIMIT};
 pub use reactor::cancel::{shield, wait_for, CancelCause, Cancelled, SuspendError, TimedOut};
 pub use reactor::event_loop::{
     default_executor_threads, Builder, EventLoop, Handle, StepTimes, TimerHandle,

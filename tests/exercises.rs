@@ -21,10 +21,14 @@ use checks::report::{Failure, Outcome};
 // `#[path]` inside an inline module would be resolved from tests/stubs/,
 // a folder that does not exist, so the files are modules here and the two
 // groups are re-exported below.
+#[path = "../lessons/exercises/solutions/async_write.rs"]
+mod solution_async_write;
 #[path = "../lessons/exercises/solutions/averager.rs"]
 mod solution_averager;
 #[path = "../lessons/exercises/solutions/backtrace.rs"]
 mod solution_backtrace;
+#[path = "../lessons/exercises/solutions/bounded_fetch.rs"]
+mod solution_bounded_fetch;
 #[path = "../lessons/exercises/solutions/call_later.rs"]
 mod solution_call_later;
 #[path = "../lessons/exercises/solutions/callback_future.rs"]
@@ -47,12 +51,18 @@ mod solution_run_once;
 mod solution_select_loop;
 #[path = "../lessons/exercises/solutions/starved_socket.rs"]
 mod solution_starved_socket;
+#[path = "../lessons/exercises/solutions/transfer.rs"]
+mod solution_transfer;
 #[path = "../lessons/exercises/solutions/wait_for.rs"]
 mod solution_wait_for;
+#[path = "../lessons/exercises/async_write.rs"]
+mod stub_async_write;
 #[path = "../lessons/exercises/averager.rs"]
 mod stub_averager;
 #[path = "../lessons/exercises/backtrace.rs"]
 mod stub_backtrace;
+#[path = "../lessons/exercises/bounded_fetch.rs"]
+mod stub_bounded_fetch;
 #[path = "../lessons/exercises/call_later.rs"]
 mod stub_call_later;
 #[path = "../lessons/exercises/callback_future.rs"]
@@ -75,13 +85,17 @@ mod stub_run_once;
 mod stub_select_loop;
 #[path = "../lessons/exercises/starved_socket.rs"]
 mod stub_starved_socket;
+#[path = "../lessons/exercises/transfer.rs"]
+mod stub_transfer;
 #[path = "../lessons/exercises/wait_for.rs"]
 mod stub_wait_for;
 
 /// The stubs, as a learner first sees them.
 mod stubs {
+    pub(crate) use super::stub_async_write as async_write;
     pub(crate) use super::stub_averager as averager;
     pub(crate) use super::stub_backtrace as backtrace;
+    pub(crate) use super::stub_bounded_fetch as bounded_fetch;
     pub(crate) use super::stub_call_later as call_later;
     pub(crate) use super::stub_callback_future as callback_future;
     pub(crate) use super::stub_countdown as countdown;
@@ -93,13 +107,16 @@ mod stubs {
     pub(crate) use super::stub_run_once as run_once;
     pub(crate) use super::stub_select_loop as select_loop;
     pub(crate) use super::stub_starved_socket as starved_socket;
+    pub(crate) use super::stub_transfer as transfer;
     pub(crate) use super::stub_wait_for as wait_for;
 }
 
 /// The reference solutions.
 mod solutions {
+    pub(crate) use super::solution_async_write as async_write;
     pub(crate) use super::solution_averager as averager;
     pub(crate) use super::solution_backtrace as backtrace;
+    pub(crate) use super::solution_bounded_fetch as bounded_fetch;
     pub(crate) use super::solution_call_later as call_later;
     pub(crate) use super::solution_callback_future as callback_future;
     pub(crate) use super::solution_countdown as countdown;
@@ -111,6 +128,7 @@ mod solutions {
     pub(crate) use super::solution_run_once as run_once;
     pub(crate) use super::solution_select_loop as select_loop;
     pub(crate) use super::solution_starved_socket as starved_socket;
+    pub(crate) use super::solution_transfer as transfer;
     pub(crate) use super::solution_wait_for as wait_for;
 }
 
@@ -143,6 +161,9 @@ macro_rules! outcome {
             "forgotten_cancel" => {
                 checks::forgotten_cancel::check($kind::forgotten_cancel::download)
             }
+            "transfer" => checks::transfer::check($kind::transfer::transfer),
+            "bounded_fetch" => checks::bounded_fetch::check($kind::bounded_fetch::fetch_all),
+            "async_write" => checks::async_write::check($kind::async_write::save),
             other => panic!("tests/exercises.rs does not know the exercise `{other}`: add it"),
         }
     };

@@ -235,6 +235,50 @@ pub const EXERCISES: &[Exercise] = &[
         ],
         check_call: "checks::forgotten_cancel::check(exercise::download)",
     },
+    Exercise {
+        name: "transfer",
+        lesson: "09",
+        page: "workshop-break-it.md",
+        summary: "break-it: two transfers race past the balance check",
+        hints: [
+            "Where can another task run between `payer.get() < amount` and `payer.set(..)`?",
+            "At yield_now (the log write). Nothing stops a second transfer from passing the \
+             check there. The lock you are given exists for that: hold it across the whole \
+             check-then-withdraw.",
+            "let _held = lock.acquire()?; // first line of transfer; dropped when it returns",
+        ],
+        check_call: "checks::transfer::check(exercise::transfer)",
+    },
+    Exercise {
+        name: "bounded_fetch",
+        lesson: "09",
+        page: "workshop-fetcher.md",
+        summary: "the fetcher, part 1: at most N requests in flight",
+        hints: [
+            "What lets at most N tasks through a door at once, and makes the others wait?",
+            "A Semaphore of `limit` permits. Take a permit *before* spawning each URL's task \
+             (so there are never more tasks than permits), move it into the task, drop it when \
+             the fetch is done. Then join every task.",
+            "let permits = Semaphore::new(limit);\nfor url in urls {\n    let permit = \
+             permits.acquire()?;\n    tasks.push(spawn(\"fetch\", move || { let n = fetch(&url); \
+             drop(permit); n.map(|n| (url, n)) }));\n}\n// then: for task in tasks { task.join() }",
+        ],
+        check_call: "checks::bounded_fetch::check(exercise::fetch_all)",
+    },
+    Exercise {
+        name: "async_write",
+        lesson: "10",
+        page: "workshop-fetcher.md",
+        summary: "the fetcher, part 2: write to disk without blocking the loop",
+        hints: [
+            "Which thread runs `write()` as the stub stands? What else could run on it meanwhile?",
+            "The loop's own thread: nothing else runs until the disk answers. Lesson 10's \
+             run_in_executor runs a blocking closure on a pool thread while only this task waits.",
+            "run_in_executor(write)? // the outer ? is the executor's error, what remains is \
+             the write's io::Result",
+        ],
+        check_call: "checks::async_write::check(exercise::save)",
+    },
 ];
 
 /// The exercise called `name`.

@@ -92,6 +92,32 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
     )
 }
 
+/// The most requests a `-c` flag may ask for at once (each needs a descriptor).
+pub const MAX_CONCURRENCY: usize = 10_000;
+
+/// Parses a concurrency limit for a flag (the fetcher's `-c`): a whole
+/// number from 1 to [`MAX_CONCURRENCY`]. Zero would never start anything.
+///
+/// ```
+/// use yieldloop::course::cli::parse_concurrency;
+///
+/// assert_eq!(parse_concurrency("10"), Ok(10));
+/// assert!(parse_concurrency("0").unwrap_err().contains("from 1 to 10000"));
+/// assert!(parse_concurrency("-1").unwrap_err().contains("must not be negative"));
+/// assert!(parse_concurrency("99999999999").unwrap_err().contains("from 1 to 10000"));
+/// ```
+pub fn parse_concurrency(text: &str) -> Result<usize, String> {
+    let range = format!("expected a number of requests from 1 to {MAX_CONCURRENCY}");
+    let n: usize = parse_whole(text, "a number of requests", &range)?;
+    if n == 0 {
+        return Err(format!("0 requests at once would never start one: {range}"));
+    }
+    if n > MAX_CONCURRENCY {
+        return Err(format!("{text} is too many at once: {range}"));
+    }
+    Ok(n)
+}
+
 /// Parses a descriptor number for a flag (lesson 05's hidden
 /// `--first-client-fd`): a whole number from 0 up. `-1`, what `open`
 /// returns on failure, is never a descriptor.

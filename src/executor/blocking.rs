@@ -18,6 +18,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
+use crate::reactor::buffered::{StreamReader, StreamWriter};
+use crate::reactor::stream::{OwnedReadHalf, OwnedWriteHalf};
 use crate::reactor::tcp::TcpStream;
 
 use super::run::run_in_executor;
@@ -183,6 +185,32 @@ impl TcpStream {
     }
     // ANCHOR_END: connect
 }
+
+/// The reading side of [`open_connection`]: a [`StreamReader`] over a TCP read half.
+pub type TcpReader = StreamReader<OwnedReadHalf<std::net::TcpStream>>;
+/// The writing side of [`open_connection`]: a [`StreamWriter`] over a TCP write half.
+pub type TcpWriter = StreamWriter<OwnedWriteHalf<std::net::TcpStream>>;
+
+// ANCHOR: open_connection
+/// Connects to `host:port` (a name is looked up on an executor thread) and
+/// returns a buffered reader and writer over the two halves of the stream:
+/// asyncio's `open_connection`. Dropping the writer shuts down our sending
+/// side, so the peer sees end of file.
+///
+/// ```no_run
+/// # use yieldloop::open_connection;
+/// # fn get() -> std::io::Result<()> {
+/// let (mut reader, mut writer) = open_connection("example.com", 80)?;
+/// writer.write_all(b"HEAD / HTTP/1.0\r\n\r\n")?;
+/// writer.flush()?;
+/// let status = reader.read_line()?; // b"HTTP/1.0 200 OK\r\n"
+/// # Ok(()) }
+/// ```
+pub fn open_connection(host: &str, port: u16) -> io::Result<(TcpReader, TcpWriter)> {
+    let (read, write) = TcpStream::connect((host, port))?.into_split();
+    Ok((StreamReader::new(read), StreamWriter::new(write)))
+}
+// ANCHOR_END: open_connection
 
 // ANCHOR: files
 /// Reads the whole file at `path` on an executor thread (`std::fs::read`);

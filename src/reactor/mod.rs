@@ -17,6 +17,7 @@
 //! | [`task`]       | 06     | tasks, `spawn`, `sleep`, `yield_now`, the thread-local |
 //! | [`io_source`]  | 06     | a descriptor tasks wait on; one waiter per direction |
 //! | [`stream`]     | 06     | byte streams (TCP, Unix) and their read/write halves |
+//! | [`buffered`]   | 10     | `StreamReader`/`StreamWriter`: lines, exact reads, limits (the fetcher) |
 //! | [`tcp`]        | 06     | TCP listeners and streams that suspend the task      |
 //! | [`unix`]       | 06     | Unix-domain listeners, streams, datagram sockets     |
 //! | [`udp`]        | 06     | UDP sockets: whole datagrams, suspending the task    |
@@ -26,6 +27,7 @@
 //! | [`cancel`]     | 08     | cancellation at suspension points, `wait_for`, `shield` |
 //! | [`scope`]      | 08     | structured concurrency: `scope`, trio's nursery      |
 
+pub mod buffered;
 pub mod cancel;
 pub mod event_loop;
 pub mod future;

@@ -9,8 +9,10 @@
 
 pub mod report;
 
+pub mod async_write;
 pub mod averager;
 pub mod backtrace;
+pub mod bounded_fetch;
 pub mod call_later;
 pub mod callback_future;
 pub mod countdown;
@@ -22,4 +24,5 @@ pub mod run;
 pub mod run_once;
 pub mod select_loop;
 pub mod starved_socket;
+pub mod transfer;
 pub mod wait_for;
