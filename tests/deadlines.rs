@@ -3,11 +3,12 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{output_within, within};
+use common::{output_within, spawn_within, within};
 
 #[test]
 #[should_panic(expected = "a deliberate hang did not finish within 1 s")]
@@ -30,6 +31,14 @@ fn within_returns_what_the_body_returns() {
     assert_eq!(within("a quick body", Duration::from_secs(10), || 42), 42);
 }
 
+/// The message a test failed with.
+fn failure_message(failure: Box<dyn std::any::Any + Send>) -> String {
+    failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[test]
 fn output_within_kills_a_child_that_hangs_and_says_which() {
     let started = Instant::now();
@@ -41,10 +50,7 @@ fn output_within_kills_a_child_that_hangs_and_says_which() {
         )
     })
     .expect_err("a child past its deadline fails the test");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let message = failure_message(failure);
     assert!(
         message.starts_with("`sleep 60` did not finish within 1 s"),
         "{message}"
@@ -52,5 +58,56 @@ fn output_within_kills_a_child_that_hangs_and_says_which() {
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "killed in time"
+    );
+}
+
+#[test]
+fn spawn_within_kills_a_child_that_hangs_which_ends_a_blocked_read() {
+    let started = Instant::now();
+    let failure = std::panic::catch_unwind(|| {
+        let mut child = spawn_within(
+            Command::new("sleep").arg("60").stdout(Stdio::piped()),
+            "`sleep 60`",
+            Duration::from_secs(1),
+        );
+        // Blocks until the child prints (never) or is killed: then EOF.
+        let mut printed = Vec::new();
+        let _ = child.stdout.take().unwrap().read_to_end(&mut printed);
+        child.wait()
+    })
+    .expect_err("a child past its deadline fails the test");
+    let message = failure_message(failure);
+    assert!(
+        message.starts_with("`sleep 60` did not finish within 1 s"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "killed in time"
+    );
+}
+
+#[test]
+fn spawn_within_waits_a_short_limit_and_returns_a_prompt_exit() {
+    let mut quick = spawn_within(&mut Command::new("true"), "`true`", Duration::from_secs(20));
+    assert!(quick.wait().success());
+    let started = Instant::now();
+    let failure = std::panic::catch_unwind(move || {
+        let mut slow = spawn_within(
+            Command::new("sleep").arg("60"),
+            "`sleep 60`",
+            Duration::from_secs(20),
+        );
+        slow.wait_within(Duration::from_millis(200), "a deliberate Ctrl-C")
+    })
+    .expect_err("still running after the short limit");
+    let message = failure_message(failure);
+    assert!(
+        message.starts_with("`sleep 60` was still running 200ms after a deliberate Ctrl-C"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not the 20 s deadline"
     );
 }
