@@ -3,11 +3,12 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{output_within, within};
+use common::{output_within, spawn_within, within};
 
 #[test]
 #[should_panic(expected = "a deliberate hang did not finish within 1 s")]
@@ -30,27 +31,64 @@ fn within_returns_what_the_body_returns() {
     assert_eq!(within("a quick body", Duration::from_secs(10), || 42), 42);
 }
 
+/// Runs `body`, which must fail the test, in time (well before the 20 s a
+/// real deadline would take), with a message starting with `expected`.
+fn assert_fails_in_time<T>(expected: &str, body: impl FnOnce() -> T + std::panic::UnwindSafe) {
+    let started = Instant::now();
+    let failure = std::panic::catch_unwind(body)
+        .map(drop)
+        .expect_err("a child past its deadline fails the test");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.starts_with(expected), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "killed in time"
+    );
+}
+
 #[test]
 fn output_within_kills_a_child_that_hangs_and_says_which() {
-    let started = Instant::now();
-    let failure = std::panic::catch_unwind(|| {
+    assert_fails_in_time("`sleep 60` did not finish within 1 s", || {
         output_within(
             Command::new("sleep").arg("60"),
             "`sleep 60`",
             Duration::from_secs(1),
         )
-    })
-    .expect_err("a child past its deadline fails the test");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        message.starts_with("`sleep 60` did not finish within 1 s"),
-        "{message}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "killed in time"
+    });
+}
+
+#[test]
+fn spawn_within_kills_a_child_that_hangs_which_ends_a_blocked_read() {
+    assert_fails_in_time("`sleep 60` did not finish within 1 s", || {
+        let mut child = spawn_within(
+            Command::new("sleep").arg("60").stdout(Stdio::piped()),
+            "`sleep 60`",
+            Duration::from_secs(1),
+        );
+        // Blocks until the child prints (never) or is killed: then EOF.
+        let mut printed = Vec::new();
+        let _ = child.stdout.take().unwrap().read_to_end(&mut printed);
+        child.wait()
+    });
+}
+
+#[test]
+fn spawn_within_waits_a_short_limit_and_returns_a_prompt_exit() {
+    let mut quick = spawn_within(&mut Command::new("true"), "`true`", Duration::from_secs(20));
+    assert!(quick.wait().success());
+    // Fails after the 200 ms asked for, not at the 20 s deadline.
+    assert_fails_in_time(
+        "`sleep 60` was still running 200ms after a deliberate Ctrl-C",
+        || {
+            let mut slow = spawn_within(
+                Command::new("sleep").arg("60"),
+                "`sleep 60`",
+                Duration::from_secs(20),
+            );
+            slow.wait_within(Duration::from_millis(200), "a deliberate Ctrl-C")
+        },
     );
 }

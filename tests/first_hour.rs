@@ -1,18 +1,20 @@
 //! A newcomer's first hour (issue 9), from the outside: what a learner types
 //! wrong, or pipes into `head`, gets a clear answer and a clean end.
 //!
-//! Every binary started here has a deadline ([`finish`]), so a hang fails
-//! the test in seconds instead of holding up the run.
+//! Every binary started here has a deadline (`common::run_bin_unchecked`,
+//! `common::spawn_within`), so a hang fails the test in seconds, naming the
+//! binary, instead of holding up the run.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::server::{round_trip, EchoServer};
+use common::{command_line, spawn_within, BIN_DEADLINE};
 
 const BLOCKING: &str = env!("CARGO_BIN_EXE_01-blocking");
 const GENERATORS: &str = env!("CARGO_BIN_EXE_02-generators");
@@ -23,38 +25,10 @@ const REACTOR: &str = env!("CARGO_BIN_EXE_06-reactor");
 const TASKS: &str = env!("CARGO_BIN_EXE_07-tasks");
 const CLIENT: &str = env!("CARGO_BIN_EXE_echo-client");
 
-/// How long a binary in these tests may take before it counts as hung.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Waits for `child` until `deadline`; kills it and fails if it is still running.
-fn finish(child: &mut Child, deadline: Duration, what: &str) -> ExitStatus {
-    let until = Instant::now() + deadline;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {deadline:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Runs `binary args` with stdin closed; returns what it printed, whatever its status.
+/// Runs `binary args` with stdin closed; returns what it printed, whatever
+/// its status (killed, and the test failed, after `BIN_DEADLINE`).
 fn run(binary: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(binary)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    finish(&mut child, DEADLINE, binary);
-    child.wait_with_output().expect("its output")
+    common::run_bin_unchecked(binary, args, &[])
 }
 
 /// Runs `binary args`, which must fail with status 2 (clap's "bad usage"),
@@ -176,26 +150,33 @@ fn echo_client_names_both_servers_when_nothing_listens() {
 /// after `lines` lines have been read, as `| head -n lines` does; the
 /// binary must then stop by itself, quietly, with status 0.
 fn assert_quiet_when_head_stops_reading(binary: &str, args: &[&str], lines: usize) {
-    let mut child = Command::new(binary)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
+    let mut child = spawn_within(
+        Command::new(binary)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        &command_line(binary, args),
+        BIN_DEADLINE,
+    );
+    // Read stderr all along: a child blocked on a full stderr pipe would
+    // never notice that its stdout reader left.
+    let mut stderr = child.stderr.take().expect("piped");
+    let stderr = thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        err
+    });
+    // A child that hangs before printing is killed at the deadline, which
+    // ends these reads (EOF) and makes `wait` fail the test naming it.
     let mut reader = BufReader::new(child.stdout.take().expect("piped"));
     for _ in 0..lines {
         reader.read_line(&mut String::new()).expect("a line");
     }
     drop(reader); // `head` exits: the pipe's reading end is closed
-    let status = finish(&mut child, DEADLINE, binary);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let status = child.wait();
+    let err = stderr.join().expect("the stderr reader");
     assert!(
         status.success(),
         "{binary} {args:?}: {status} after the reader left; stderr:\n{err}"
@@ -263,18 +244,26 @@ fn echo_client_sends_hex_and_standard_input_byte_for_byte() {
     let out = common::run_bin(CLIENT, &["--port", &port, "--hex", "80 ff", "61"]);
     assert_eq!(common::stdout(&out), "80 ff 41\n");
 
-    let mut child = Command::new(CLIENT)
-        .args(["--port", &port])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_within(
+        Command::new(CLIENT)
+            .args(["--port", &port])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+        "echo-client from stdin",
+        BIN_DEADLINE,
+    );
     let sent = b"a\x80b\xe2\x82 not UTF-8\n";
     child.stdin.take().unwrap().write_all(sent).unwrap(); // dropped: end of input
-    finish(&mut child, DEADLINE, "echo-client from stdin");
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(out.stdout, sent.to_ascii_uppercase());
+    let mut echoed = Vec::new();
+    // Ends at the client's exit, or when the watchdog kills a hung client.
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut echoed)
+        .unwrap();
+    assert!(child.wait().success());
+    assert_eq!(echoed, sent.to_ascii_uppercase());
 
     let err = refused(CLIENT, &["--port", &port, "--hex", "8g"]);
     assert!(err.contains("pairs of hex digits"), "{err}");
@@ -329,12 +318,15 @@ fn ctrl_c_once(server: &str, clients: usize) {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
 
-    let mut child = Command::new(server)
-        .args(["--port", "0"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
+    let mut child = spawn_within(
+        Command::new(server)
+            .args(["--port", "0"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+        &command_line(server, &["--port", "0"]),
+        BIN_DEADLINE,
+    );
     let mut lines = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     lines.read_line(&mut first).unwrap();
@@ -348,7 +340,7 @@ fn ctrl_c_once(server: &str, clients: usize) {
     let mut connected: Vec<TcpStream> = Vec::new();
     for i in 0..clients {
         let mut client = TcpStream::connect(addr).unwrap();
-        client.set_read_timeout(Some(DEADLINE)).unwrap();
+        client.set_read_timeout(Some(BIN_DEADLINE)).unwrap();
         let message = format!("client {i}");
         assert_eq!(
             round_trip(&mut client, message.as_bytes()),
@@ -369,7 +361,7 @@ fn ctrl_c_once(server: &str, clients: usize) {
     // clients connected and one busy: either way it must stop.
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
     kill(pid, Signal::SIGINT).unwrap();
-    let status = finish(&mut child, Duration::from_secs(2), "Ctrl-C");
+    let status = child.wait_within(Duration::from_secs(2), "Ctrl-C");
     let log = rest.join().unwrap();
     if let Some(chatter) = chatter {
         chatter.join().unwrap(); // the server closed its connection

@@ -98,11 +98,15 @@ fn after_io_is_served_run_forever_returns_and_a_hopeless_wait_is_stuck() {
 }
 
 /// Catches: `Core::wake` not checking that the task still waits for what
-/// the report is about. The epoll selector is edge-triggered and stays
-/// armed, so new data on a socket the task read earlier is reported while
-/// the task sleeps; such a stale report must not end the sleep early. A
-/// second task waiting on another socket keeps `select` in use (with no I/O
-/// waiter the loop would not look at the selector at all).
+/// the report is about. A socket's record names the task waiting to read it
+/// until that task runs again, so a report can come for a task that is no
+/// longer waiting: here the reader is cancelled (woken at once) while data
+/// is on its way, and `select` reports the data before the task runs. That
+/// stale report must be ignored; waking the task a second time would put it
+/// on the ready queue twice, and the second turn would end the 5 s sleep it
+/// moved on to at once. A second task waiting on another socket keeps
+/// `select` in use (with no I/O waiter the loop would not look at the
+/// selector at all).
 #[test]
 fn a_stale_io_event_does_not_wake_a_task_that_moved_on_to_sleep() {
     within("a sleeper with a stale I/O event", DEADLINE, || {
@@ -116,9 +120,12 @@ fn a_stale_io_event_does_not_wake_a_task_that_moved_on_to_sleep() {
                 let c = clock.clone();
                 let sleeper = spawn("sleeper", move || {
                     let mut buf = [0u8; 16];
-                    x.read(&mut buf).unwrap(); // registers x under this task's key
+                    // Registers x with this task as its reader, and is
+                    // cancelled there: the task catches it and moves on.
+                    let cancelled = x.read(&mut buf).expect_err("cancelled, not served");
+                    drop(cancelled);
                     let before = c.now();
-                    sleep(secs(5.0)).unwrap(); // "later" arrives on x meanwhile
+                    sleep(secs(5.0)).unwrap();
                     (before, c.now())
                 });
                 // Keeps `io_waiters` above zero while the sleeper sleeps.
@@ -127,14 +134,11 @@ fn a_stale_io_event_does_not_wake_a_task_that_moved_on_to_sleep() {
                     y.read(&mut buf).unwrap()
                 });
                 yield_now().unwrap(); // both are suspended in `read` now
-                x_peer.write_all(b"first").unwrap();
+                x_peer.write_all(b"late").unwrap(); // the next `select` reports x
                 until_readable(&x_seen_from_main);
-                // One iteration to see the event, one for the sleeper to
-                // read "first" and go to sleep.
-                yield_now().unwrap();
-                yield_now().unwrap();
-                x_peer.write_all(b"later").unwrap(); // a new edge on x
-                until_readable(&x_seen_from_main);
+                // Wakes the sleeper now: it is queued, still named as x's
+                // reader, when the report on x comes.
+                assert!(sleeper.cancel());
                 let times = sleeper.join().unwrap();
                 // The other waiter stays suspended; dropping the loop unwinds it.
                 drop((other_waiter, y_peer));

@@ -11,7 +11,9 @@
 //! * **A lesson binary**: [`run_bin`] / [`run_bin_with`] (must succeed) or
 //!   [`run_bin_unchecked`] (any exit status). Each kills the child after
 //!   [`BIN_DEADLINE`] and fails with `` `07-tasks --virtual` did not finish
-//!   within 20 s ``. For a hand-built `Command`, use [`output_within`].
+//!   within 20 s ``. For a hand-built `Command`, use [`output_within`]; for
+//!   a child the test talks to while it runs (reads its first lines, feeds
+//!   its stdin, signals it), [`spawn_within`].
 //! * **A loop in the test process**: wrap the test's body in [`within`]:
 //!
 //!   ```ignore
@@ -44,8 +46,9 @@ pub mod server;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -88,15 +91,21 @@ pub fn run_bin_unchecked(path: &str, args: &[&str], env: &[(&str, &str)]) -> Out
     for (key, value) in env {
         command.env(key, value);
     }
+    output_within(&mut command, &command_line(path, args), BIN_DEADLINE)
+}
+
+/// `` `07-tasks --virtual` ``: a binary and its arguments as a learner
+/// would type them, to name it in a failure.
+pub fn command_line(path: &str, args: &[&str]) -> String {
     let name = Path::new(path)
         .file_name()
         .map_or(path.into(), |name| name.to_string_lossy());
-    let what = [name.as_ref()]
+    let line = [name.as_ref()]
         .into_iter()
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    output_within(&mut command, &format!("`{what}`"), BIN_DEADLINE)
+    format!("`{line}`")
 }
 
 /// Runs `command` to completion (stdin empty, stdout and stderr captured)
@@ -148,6 +157,124 @@ pub fn output_within(command: &mut Command, what: &str, deadline: Duration) -> O
         status,
         stdout,
         stderr,
+    }
+}
+
+/// A child process that a test talks to while it runs (reads its first
+/// lines, feeds its standard input, sends it a signal), started by
+/// [`spawn_within`]. A watchdog thread kills it if it is still running after
+/// its deadline: its pipes then close, so a test blocked reading them wakes
+/// up, and [`TimedChild::wait`] fails the test with "`what` did not finish
+/// within …". Dropped early (the test failed), it kills the child, so no
+/// process outlives its test.
+pub struct TimedChild {
+    /// The child's standard input, output and error, if they were piped
+    /// (taken out of the `Child`, so that reading them needs no lock).
+    pub stdin: Option<std::process::ChildStdin>,
+    pub stdout: Option<std::process::ChildStdout>,
+    pub stderr: Option<std::process::ChildStderr>,
+    /// Shared with the watchdog, which kills it through `Child::kill`: that
+    /// never signals a process that was already waited for, so a reused
+    /// process id is never hit.
+    child: Arc<Mutex<Child>>,
+    /// Set by the watchdog when it had to kill the child.
+    killed: Arc<AtomicBool>,
+    what: String,
+    deadline: Duration,
+    /// Dropping it tells the watchdog that the child was waited for.
+    _disarm: mpsc::Sender<()>,
+}
+
+/// Starts `command` (its stdio as the caller set it up) and arms a watchdog
+/// that kills it after `deadline`; see [`TimedChild`]. For a child that
+/// only needs running to the end, [`output_within`] is simpler.
+pub fn spawn_within(command: &mut Command, what: &str, deadline: Duration) -> TimedChild {
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("{what} does not start: {error}"));
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let child = Arc::new(Mutex::new(child));
+    let killed = Arc::new(AtomicBool::new(false));
+    let (disarm, disarmed) = mpsc::channel::<()>();
+    let (watched, kill_flag) = (child.clone(), killed.clone());
+    thread::spawn(move || {
+        if disarmed.recv_timeout(deadline) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let mut child = watched.lock().unwrap_or_else(PoisonError::into_inner);
+            if matches!(child.try_wait(), Ok(None)) {
+                kill_flag.store(true, Ordering::SeqCst);
+                let _ = child.kill();
+            }
+        }
+    });
+    TimedChild {
+        stdin,
+        stdout,
+        stderr,
+        child,
+        killed,
+        what: what.to_string(),
+        deadline,
+        _disarm: disarm,
+    }
+}
+
+impl TimedChild {
+    /// The child's process id (to send it a signal).
+    pub fn id(&self) -> u32 {
+        self.lock().id()
+    }
+
+    /// Waits for the child to exit; fails the test if the watchdog had to
+    /// kill it.
+    pub fn wait(&mut self) -> ExitStatus {
+        self.wait_within(self.deadline, "it started")
+    }
+
+    /// Waits at most `limit` (from now) for the child to exit, e.g. a server
+    /// that must stop within 2 s of Ctrl-C; kills it and fails the test,
+    /// naming `after`, if it is still running then, or if the watchdog
+    /// killed it first.
+    pub fn wait_within(&mut self, limit: Duration, after: &str) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            let status = self.lock().try_wait().expect("waiting for a child");
+            if self.killed.load(Ordering::SeqCst) {
+                panic!(
+                    "{} did not finish within {} s: it hangs (killed it)",
+                    self.what,
+                    self.deadline.as_secs()
+                );
+            }
+            if let Some(status) = status {
+                return status;
+            }
+            if started.elapsed() > limit {
+                self.kill();
+                panic!(
+                    "{} was still running {limit:?} after {after} (killed it)",
+                    self.what
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn kill(&self) {
+        let mut child = self.lock();
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Child> {
+        self.child.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for TimedChild {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
