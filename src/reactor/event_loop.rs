@@ -58,6 +58,7 @@ use tracing::{debug, error};
 use crate::clock::Clock;
 use crate::reactor::cancel::{CancelCause, TaskControl};
 use crate::reactor::future::Future;
+use crate::reactor::instrument::{self, WaitOn, WakeCause, LOOP_TARGET, TASK_TARGET};
 use crate::reactor::io_source::{Direction, IoWaiters};
 use crate::reactor::selector::{Event, Interest, Selector, SelectorKind, Wake};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
@@ -265,6 +266,7 @@ impl Builder {
                 .unwrap_or_else(default_executor_threads),
             measure_steps: self.measure_steps,
             step_times: RefCell::new(StepTimes::default()),
+            next_task_id: Cell::new(1),
         });
         Ok(EventLoop { core })
     }
@@ -327,6 +329,8 @@ pub(crate) struct Core {
     /// Whether `step` times itself ([`Builder::measure_steps`]).
     measure_steps: bool,
     step_times: RefCell<StepTimes>,
+    /// The id the next task gets (lesson 11): keys are reused, ids are not.
+    next_task_id: Cell<u64>,
 }
 
 impl Core {
@@ -340,11 +344,20 @@ impl Core {
         // 1. How long may we wait? Not at all if something is ready to run;
         //    else until the earliest timer; with no timers, until I/O comes.
         let deadline = self.timers.borrow().next_deadline();
-        let timeout = if !self.ready.borrow().is_empty() {
+        let ready = self.ready.borrow().len();
+        let timeout = if ready > 0 {
             Some(Duration::ZERO)
         } else {
             deadline.map(|at| at.saturating_sub(self.clock.now()))
         };
+        // Lesson 11: trio's `before_io_wait`, with the reason for the timeout.
+        tracing::trace!(
+            target: LOOP_TARGET,
+            ready,
+            ?timeout,
+            why = instrument::timeout_reason(ready, deadline),
+            "iteration"
+        );
 
         // 2. Wait for I/O (selector.select), and put every task whose
         //    descriptor is ready on the ready queue (_process_events).
@@ -356,7 +369,9 @@ impl Core {
             loop {
                 let due = self.timers.borrow_mut().pop_due(now);
                 match due {
-                    Some(TimerAction::Wake(task)) => self.wake(task, TaskState::Waiting),
+                    Some(TimerAction::Wake(task)) => {
+                        self.wake(task, TaskState::Waiting, WakeCause::Timer)
+                    }
                     Some(TimerAction::Call(callback)) => self.push(Runnable::Callback(callback)),
                     None => break,
                 }
@@ -421,9 +436,7 @@ impl Core {
             timeout
         };
         self.selector.borrow_mut().select(timeout, &mut events)?;
-        if !events.is_empty() {
-            debug!(events = events.len(), ?timeout, "select returned");
-        }
+        tracing::trace!(target: LOOP_TARGET, events = events.len(), ?timeout, "select returned");
         for event in events.iter() {
             self.dispatch(event);
         }
@@ -444,12 +457,18 @@ impl Core {
     // ANCHOR: step
     /// Resumes one task until it next waits or ends: asyncio's `Task._step`.
     fn step(&self, key: usize) {
-        let coroutine = {
+        let (coroutine, span) = {
             let tasks = self.tasks.borrow();
             let Some(task) = tasks.get(key) else { return };
             task.state.set(TaskState::Runnable);
-            task.coroutine.get()
+            task.waits_on.set(WaitOn::Ready);
+            // Lesson 11: the task's span is entered for its step (trio's
+            // `before_task_step`). With nobody listening the span is empty
+            // and entering it is one branch.
+            (task.coroutine.get(), task.span.clone())
         };
+        let _in_task = span.enter();
+        tracing::trace!(target: TASK_TARGET, "resume");
         // No `RefCell` is borrowed from here on: the task may spawn, sleep or
         // register a socket, all of which borrow the loop's parts.
         //
@@ -476,7 +495,11 @@ impl Core {
         match result {
             // It waits, and already arranged its wake-up (timer, selector,
             // future, ready queue) before suspending.
-            Ok(CoroutineResult::Yield(())) => {}
+            Ok(CoroutineResult::Yield(())) => {
+                if tracing::enabled!(target: TASK_TARGET, tracing::Level::TRACE) {
+                    self.trace_suspend(key);
+                }
+            }
             // It ended (returned or panicked; the result is in its future).
             Ok(CoroutineResult::Return(())) => self.finished(key),
             // Unreachable by design; if it happens, the task is still over
@@ -493,10 +516,19 @@ impl Core {
         }
     }
 
+    /// The `suspend` event: what the task now waits on (trio's
+    /// `after_task_step`). Only called when someone listens.
+    #[cold]
+    fn trace_suspend(&self, key: usize) {
+        if let Some(task) = self.tasks.borrow().get(key) {
+            let on = task.waits_on.get();
+            tracing::trace!(target: TASK_TARGET, %on, "suspend");
+        }
+    }
+
     /// Takes a finished task out of the slab and pools its stack.
     fn finished(&self, key: usize) {
         let task = self.tasks.borrow_mut().remove(key);
-        debug!(task = %task.name, key, "task finished");
         let coroutine = task.coroutine.into_inner();
         self.stacks.borrow_mut().give_back(coroutine.into_stack());
     }
@@ -516,7 +548,7 @@ impl Core {
                 let writer = waiters.writer.get().filter(|_| event.writable);
                 drop(sources);
                 for task in [reader, writer].into_iter().flatten() {
-                    self.wake(task, TaskState::WaitingIo);
+                    self.wake(task, TaskState::WaitingIo, WakeCause::Io);
                 }
             }
             Some(Registration::Callbacks(watchers)) => {
@@ -546,7 +578,7 @@ impl Core {
     /// `state` (asyncio: `Task._wakeup`). Anything else is a stale or
     /// spurious wake-up and is ignored: the task is already queued, or waits
     /// on something else.
-    pub(crate) fn wake(&self, key: usize, state: TaskState) {
+    pub(crate) fn wake(&self, key: usize, state: TaskState, cause: WakeCause) {
         let tasks = self.tasks.borrow();
         let Some(task) = tasks.get(key) else {
             return;
@@ -557,14 +589,19 @@ impl Core {
         if state == TaskState::WaitingIo {
             self.io_waiters.set(self.io_waiters.get() - 1);
         }
+        tracing::trace!(target: TASK_TARGET, task = task.id, %cause, "wake");
         task.state.set(TaskState::Runnable);
         self.push(Runnable::Task(key));
     }
 
-    /// Records that a task is about to suspend in `state`.
-    pub(crate) fn park(&self, key: usize, state: TaskState) {
+    /// Records that a task is about to suspend waiting on `wait`, and since
+    /// when (for `dump_tasks`, lesson 11).
+    pub(crate) fn park(&self, key: usize, wait: WaitOn) {
         if let Some(task) = self.tasks.borrow().get(key) {
+            let state = wait.state();
             task.state.set(state);
+            task.waits_on.set(wait);
+            task.since.set(self.clock.now());
             if state == TaskState::WaitingIo {
                 self.io_waiters.set(self.io_waiters.get() + 1);
             }
@@ -582,7 +619,7 @@ impl Core {
             None => return,
         };
         if state != TaskState::Runnable {
-            self.wake(key, state);
+            self.wake(key, state, WakeCause::Cancel);
         }
     }
     // ANCHOR_END: interrupt
@@ -599,11 +636,14 @@ impl Core {
     }
 
     /// Schedules task `key` to be woken after `delay` (`sleep`).
-    pub(crate) fn wake_later(&self, key: usize, delay: Duration) -> TimerId {
+    /// Returns the timer and its deadline.
+    pub(crate) fn wake_later(&self, key: usize, delay: Duration) -> (TimerId, Duration) {
         let deadline = self.clock.deadline_after(delay);
-        self.timers
+        let timer = self
+            .timers
             .borrow_mut()
-            .insert(deadline, TimerAction::Wake(key))
+            .insert(deadline, TimerAction::Wake(key));
+        (timer, deadline)
     }
 
     /// Removes a timer that has not fired (a cancelled `sleep`, a `wait_for`
@@ -638,11 +678,16 @@ impl Core {
         };
         let done = Future::new();
         let core: *const Core = self;
+        // Lesson 11: a serial id (slab keys are reused) and the spawning task.
+        let id = self.next_task_id.get();
+        self.next_task_id.set(id + 1);
+        let parent = task::running_key_in(core)
+            .and_then(|parent| self.tasks.borrow().get(parent).map(|task| task.id));
         let guarded = GuardedStack::new(stack.limit().get(), stack.usable_size());
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let key = entry.key();
-        let control = Rc::new(TaskControl::new(name.clone(), self.weak(), key));
+        let control = Rc::new(TaskControl::new(name.clone(), self.weak(), key, id));
         let completion = Completion {
             done: done.clone(),
             name: name.clone(),
@@ -651,9 +696,17 @@ impl Core {
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
             task_body(core, key, yielder, guarded, completion, f)
         });
-        debug!(task = %name, key, "task spawned");
+        tracing::debug!(target: TASK_TARGET, task = id, %name, ?parent, "spawn");
+        // A root span (`parent: None`): the spawning task is a field, not the
+        // span that happened to be entered, so lines are not nested forever.
+        let span =
+            tracing::trace_span!(target: TASK_TARGET, parent: None, "task", id, %name, ?parent);
         entry.insert(Box::new(Task {
             name,
+            id,
+            waits_on: Cell::new(WaitOn::Ready),
+            since: Cell::new(Duration::ZERO),
+            span,
             state: Cell::new(TaskState::Runnable),
             coroutine: UnsafeCell::new(coroutine),
         }));
