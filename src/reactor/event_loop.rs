@@ -149,6 +149,8 @@ pub struct Builder {
     selector: SelectorKind,
     executor_threads: Option<usize>,
     measure_steps: bool,
+    /// Debug mode's slow-step threshold, `None` when debug mode is off.
+    debug: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -160,6 +162,7 @@ impl Default for Builder {
             selector: SelectorKind::default(),
             executor_threads: None,
             measure_steps: false,
+            debug: instrument::debug_from_env(),
         }
     }
 }
@@ -232,6 +235,31 @@ impl Builder {
         self
     }
 
+    /// Debug mode (lesson 11), asyncio's `PYTHONASYNCIODEBUG`; also on when
+    /// the environment has `YIELDLOOP_DEBUG=1`. It warns about a task step
+    /// that ran longer than [`Builder::slow_step_threshold`] without
+    /// suspending (a blocking call?), about a task whose error nobody can
+    /// look at any more, and, when the loop is dropped, about tasks still
+    /// pending. Its cost: the step timer of [`Builder::measure_steps`].
+    ///
+    /// ```
+    /// use yieldloop::{secs, Builder};
+    ///
+    /// let event_loop = Builder::new().debug(true).slow_step_threshold(secs(0.05)).build();
+    /// assert!(event_loop.is_ok());
+    /// ```
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on.then(|| self.debug.unwrap_or(instrument::DEFAULT_SLOW_STEP));
+        self
+    }
+
+    /// How long one step may run before debug mode calls it slow (default
+    /// 100 ms, asyncio's `slow_callback_duration`). Turns debug mode on.
+    pub fn slow_step_threshold(mut self, threshold: Duration) -> Self {
+        self.debug = Some(threshold);
+        self
+    }
+
     /// Makes the loop.
     pub fn build(self) -> io::Result<EventLoop> {
         // A task that overflows its stack gets a message naming it, not a
@@ -264,9 +292,11 @@ impl Builder {
             executor_threads: self
                 .executor_threads
                 .unwrap_or_else(default_executor_threads),
-            measure_steps: self.measure_steps,
+            measure_steps: self.measure_steps || self.debug.is_some(),
             step_times: RefCell::new(StepTimes::default()),
             next_task_id: Cell::new(1),
+            debug: self.debug,
+            step_panicked: Cell::new(false),
         });
         Ok(EventLoop { core })
     }
@@ -331,6 +361,12 @@ pub(crate) struct Core {
     step_times: RefCell<StepTimes>,
     /// The id the next task gets (lesson 11): keys are reused, ids are not.
     next_task_id: Cell<u64>,
+    /// Debug mode's slow-step threshold; `None`: debug mode is off.
+    debug: Option<Duration>,
+    /// Set by a task whose step ended in a panic: that step's time went to
+    /// the panic hook (printing, perhaps a backtrace), not to a blocking
+    /// call, so debug mode does not call it slow.
+    step_panicked: Cell<bool>,
 }
 
 impl Core {
@@ -457,15 +493,15 @@ impl Core {
     // ANCHOR: step
     /// Resumes one task until it next waits or ends: asyncio's `Task._step`.
     fn step(&self, key: usize) {
-        let (coroutine, span) = {
+        let (coroutine, span, resumed_from) = {
             let tasks = self.tasks.borrow();
             let Some(task) = tasks.get(key) else { return };
             task.state.set(TaskState::Runnable);
-            task.waits_on.set(WaitOn::Ready);
+            let resumed_from = task.waits_on.replace(WaitOn::Ready);
             // Lesson 11: the task's span is entered for its step (trio's
             // `before_task_step`). With nobody listening the span is empty
             // and entering it is one branch.
-            (task.coroutine.get(), task.span.clone())
+            (task.coroutine.get(), task.span.clone(), resumed_from)
         };
         let _in_task = span.enter();
         tracing::trace!(target: TASK_TARGET, "resume");
@@ -490,7 +526,12 @@ impl Core {
         let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*coroutine).resume(()) }));
         drop(restore); // back on the loop's stack: no task is running
         if let Some(started) = started {
-            self.record_step(key, started.elapsed());
+            let took = started.elapsed();
+            self.record_step(key, took);
+            let panicked = self.step_panicked.replace(false);
+            if self.debug.is_some_and(|threshold| took > threshold) && !panicked {
+                self.report_slow_step(key, took, resumed_from);
+            }
         }
         match result {
             // It waits, and already arranged its wake-up (timer, selector,
@@ -561,6 +602,32 @@ impl Core {
         }
     }
     // ANCHOR_END: dispatch
+
+    /// Debug mode: one step of task `key` ran `took` without suspending.
+    #[cold]
+    fn report_slow_step(&self, key: usize, took: Duration, resumed_from: WaitOn) {
+        let (id, name) = match self.tasks.borrow().get(key) {
+            Some(task) => (task.id, task.name.to_string()),
+            // It finished in that step: its name went with it.
+            None => (0, format!("(finished, key {key})")),
+        };
+        instrument::debug_report(&instrument::slow_step_message(
+            id,
+            &name,
+            took,
+            resumed_from,
+        ));
+    }
+
+    /// A task's step is ending in a panic (see `step_panicked`).
+    pub(crate) fn note_panicked_step(&self) {
+        self.step_panicked.set(true);
+    }
+
+    /// Whether debug mode is on (lesson 11).
+    pub(crate) fn debug_mode(&self) -> bool {
+        self.debug.is_some()
+    }
 
     /// Notes one step's duration in [`StepTimes`].
     fn record_step(&self, key: usize, took: Duration) {
@@ -1251,6 +1318,16 @@ impl Drop for EventLoop {
         // Take the tasks out first, so that no `RefCell` is borrowed while
         // their guards run; then unwind them one by one.
         let tasks: Vec<Box<Task>> = core.tasks.borrow_mut().drain().collect();
+        if core.debug.is_some() {
+            for task in &tasks {
+                instrument::debug_report(&instrument::pending_at_shutdown_message(
+                    task.id,
+                    &task.name,
+                    task.waits_on.get(),
+                    task.since.get(),
+                ));
+            }
+        }
         if !tasks.is_empty() {
             debug!(
                 tasks = tasks.len(),

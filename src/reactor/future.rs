@@ -306,6 +306,12 @@ impl<T, E> Future<T, E> {
         }
     }
 
+    /// How many handles share this future (lesson 11's debug mode: one means
+    /// nobody but the task itself can ever look at its result).
+    pub(crate) fn holders(&self) -> usize {
+        Rc::strong_count(&self.shared)
+    }
+
     /// Suspends the calling task until the future is done, without taking
     /// the result. A cancelled wait leaves the waiter list before it returns.
     pub(crate) fn wait_done(&self, what: &'static str) -> Result<(), WaitError> {

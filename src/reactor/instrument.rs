@@ -145,3 +145,80 @@ pub(crate) fn timeout_reason(ready: usize, deadline: Option<Duration>) -> &'stat
         "no timers: until I/O comes"
     }
 }
+
+// ANCHOR: debug_mode
+/// Debug mode's default slow-step threshold: asyncio's
+/// `slow_callback_duration`, 100 ms.
+pub const DEFAULT_SLOW_STEP: Duration = Duration::from_millis(100);
+
+/// The `tracing` target of debug mode's reports.
+pub const DEBUG_TARGET: &str = "yieldloop::debug";
+
+/// `YIELDLOOP_DEBUG=1` (anything but empty or `0`) turns debug mode on for
+/// every loop built after, as `PYTHONASYNCIODEBUG=1` does for asyncio.
+pub(crate) fn debug_from_env() -> Option<Duration> {
+    match std::env::var_os("YIELDLOOP_DEBUG") {
+        Some(value) if !value.is_empty() && value != "0" => Some(DEFAULT_SLOW_STEP),
+        _ => None,
+    }
+}
+
+/// Says one debug-mode finding: as a `warn` event on `yieldloop::debug` if a
+/// subscriber listens, else straight to standard error (asyncio's logging
+/// falls back to stderr the same way), so a program without any `tracing`
+/// set up still hears it.
+pub(crate) fn debug_report(message: &str) {
+    let listening = tracing::dispatcher::get_default(|dispatch| {
+        !dispatch.is::<tracing::subscriber::NoSubscriber>()
+    });
+    if listening {
+        tracing::warn!(target: DEBUG_TARGET, "{message}");
+    } else {
+        eprintln!("yieldloop debug: {message}");
+    }
+}
+
+/// A step that held the loop (asyncio: "Executing <Task …> took 0.502 seconds").
+pub(crate) fn slow_step_message(
+    id: u64,
+    name: &str,
+    took: Duration,
+    resumed_from: WaitOn,
+) -> String {
+    let from = match resumed_from {
+        WaitOn::Ready => "queued (its first step, a yield or a wake-up)".to_string(),
+        other => format!("waiting on {other}"),
+    };
+    format!(
+        "task {name:?} (id {id}) ran {:.3} s in one step without suspending, resumed from \
+         {from}: a blocking call? Every other task waited meanwhile (see the chapter \
+         \"Lesson 11: seeing the loop\"; lesson 10 moves blocking calls to the executor)",
+        took.as_secs_f64()
+    )
+}
+
+/// A task the loop's shutdown found unfinished (asyncio: "Task was
+/// destroyed but it is pending!").
+pub(crate) fn pending_at_shutdown_message(
+    id: u64,
+    name: &str,
+    on: WaitOn,
+    since: Duration,
+) -> String {
+    format!(
+        "task {name:?} (id {id}) was still pending when the loop was dropped, waiting on {on} \
+         since {:.3}: nobody joined it, so it is cancelled now (see lesson 08: cancel and \
+         wait, or use a scope)",
+        since.as_secs_f64()
+    )
+}
+
+/// A failed task whose handle is gone (asyncio: "Task exception was never
+/// retrieved").
+pub(crate) fn never_retrieved_message(id: u64, error: &dyn fmt::Display) -> String {
+    format!(
+        "task id {id} failed and nobody can join it any more (its JoinHandle was dropped): \
+         {error}. Task exception was never retrieved (see lesson 07: join your tasks)"
+    )
+}
+// ANCHOR_END: debug_mode

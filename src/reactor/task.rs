@@ -764,12 +764,35 @@ pub(crate) fn task_body<T, F>(
                 }
             } else {
                 let message = panic_message(payload.as_ref());
+                // SAFETY: the loop outlives its tasks (see `Running::core`).
+                unsafe { (*core).note_panicked_step() };
                 TaskError::Panicked { task, message }
             };
             drop_payload(payload);
             Err(error)
         }
     };
+    // Debug mode (lesson 11): a failed task that nobody holds a handle to
+    // any more: its error can never be looked at (asyncio's "Task exception
+    // was never retrieved"). The completion's own future is the one holder.
+    // SAFETY: the loop outlives its tasks (see `Running::core`).
+    if result.is_err() && completion.done.holders() == 1 && unsafe { (*core).debug_mode() } {
+        if let Err(error) = &result {
+            // A cancellation is no failure; a scope child's `Failed` error
+            // went to its scope, which returns it.
+            if !matches!(
+                error,
+                TaskError::Cancelled { .. } | TaskError::Failed { .. }
+            ) {
+                crate::reactor::instrument::debug_report(
+                    &crate::reactor::instrument::never_retrieved_message(
+                        running.control.id(),
+                        error,
+                    ),
+                );
+            }
+        }
+    }
     if tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG) {
         let outcome = match &result {
             Ok(_) => "returned".to_string(),
