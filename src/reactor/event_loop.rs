@@ -116,6 +116,18 @@ pub struct StepTimes {
     pub longest_task: Option<String>,
 }
 
+/// One task as `dump_tasks` sees it (lesson 11).
+#[derive(Debug, Clone)]
+pub(crate) struct TaskSnapshot {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) parent: Option<u64>,
+    pub(crate) waits_on: WaitOn,
+    pub(crate) since: Duration,
+    /// The suspended stack, as `std::backtrace::Backtrace` prints it.
+    pub(crate) backtrace: Option<String>,
+}
+
 /// What the ready queue holds: asyncio's `Handle`s.
 enum Runnable {
     /// Resume this task (asyncio: `call_soon(task._step)`).
@@ -297,6 +309,9 @@ impl Builder {
             next_task_id: Cell::new(1),
             debug: self.debug,
             step_panicked: Cell::new(false),
+            attention: Cell::new(false),
+            capture: Cell::new(false),
+            captured: RefCell::new(None),
         });
         Ok(EventLoop { core })
     }
@@ -367,6 +382,12 @@ pub(crate) struct Core {
     /// the panic hook (printing, perhaps a backtrace), not to a blocking
     /// call, so debug mode does not call it slow.
     step_panicked: Cell<bool>,
+    /// Set while the loop is closing or `dump_tasks` asks a task for its
+    /// backtrace: the one flag a resumed task checks (lesson 11).
+    attention: Cell<bool>,
+    /// `dump_tasks`' request, and the backtrace the task answered with.
+    capture: Cell<bool>,
+    captured: RefCell<Option<std::backtrace::Backtrace>>,
 }
 
 impl Core {
@@ -771,6 +792,7 @@ impl Core {
         entry.insert(Box::new(Task {
             name,
             id,
+            parent,
             waits_on: Cell::new(WaitOn::Ready),
             since: Cell::new(Duration::ZERO),
             span,
@@ -993,6 +1015,80 @@ impl Core {
 
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.get()
+    }
+
+    /// Whether a resumed task must look at `is_closing` or
+    /// `capture_requested` before it carries on.
+    #[inline(always)]
+    pub(crate) fn needs_attention(&self) -> bool {
+        self.attention.get()
+    }
+
+    pub(crate) fn capture_requested(&self) -> bool {
+        self.capture.get()
+    }
+
+    /// A task answers `dump_tasks`' request with its backtrace.
+    pub(crate) fn answer_capture(&self, backtrace: std::backtrace::Backtrace) {
+        self.capture.set(false);
+        *self.captured.borrow_mut() = Some(backtrace);
+    }
+
+    /// What every task is doing, for `dump_tasks` (lesson 11): each one's
+    /// id, name, parent, what it waits on and since when, and, if
+    /// `backtraces`, the backtrace of its suspended stack, which it is
+    /// resumed to capture (see `CurrentTask::attend` for why that is sound).
+    /// Called from outside the loop's run, with no task running.
+    pub(crate) fn snapshot_tasks(&self, backtraces: bool) -> Vec<TaskSnapshot> {
+        let tasks: Vec<(TaskSnapshot, *mut task::TaskCoroutine)> = self
+            .tasks
+            .borrow()
+            .iter()
+            .map(|(_, task)| {
+                let snapshot = TaskSnapshot {
+                    id: task.id,
+                    name: task.name.to_string(),
+                    parent: task.parent,
+                    waits_on: task.waits_on.get(),
+                    since: task.since.get(),
+                    backtrace: None,
+                };
+                (snapshot, task.coroutine.get())
+            })
+            .collect();
+        let mut snapshots = Vec::with_capacity(tasks.len());
+        for (mut snapshot, coroutine) in tasks {
+            // SAFETY: the task is boxed and nothing removes it while we hold
+            // no borrow and run no user code; no task is running, so its
+            // coroutine is not being resumed by anyone else.
+            let started = unsafe { (*coroutine).started() && !(*coroutine).done() };
+            if backtraces && started && task::current_ptr().is_null() {
+                snapshot.backtrace = self.capture_backtrace(coroutine);
+            }
+            snapshots.push(snapshot);
+        }
+        snapshots
+    }
+
+    /// Resumes one suspended task with the capture request; it answers and
+    /// suspends again at once (`CurrentTask::attend`).
+    fn capture_backtrace(&self, coroutine: *mut task::TaskCoroutine) -> Option<String> {
+        self.capture.set(true);
+        self.attention.set(true);
+        let restore = RestoreCurrent::set(std::ptr::null());
+        // SAFETY: as in `snapshot_tasks`. The task resumes inside its
+        // `suspend`, captures, and yields back without running its code.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*coroutine).resume(()) }));
+        drop(restore);
+        self.capture.set(false);
+        self.attention.set(self.closing.get());
+        if !matches!(result, Ok(CoroutineResult::Yield(()))) {
+            error!("a task did not suspend again after capturing its backtrace");
+        }
+        self.captured
+            .borrow_mut()
+            .take()
+            .map(|backtrace| backtrace.to_string())
     }
 
     pub(crate) fn call_soon(&self, callback: Callback) {
@@ -1315,6 +1411,7 @@ impl Drop for EventLoop {
     fn drop(&mut self) {
         let core = &self.core;
         core.closing.set(true);
+        core.attention.set(true);
         // Take the tasks out first, so that no `RefCell` is borrowed while
         // their guards run; then unwind them one by one.
         let tasks: Vec<Box<Task>> = core.tasks.borrow_mut().drain().collect();

@@ -347,12 +347,46 @@ impl CurrentTask {
         // SAFETY: the yielder belongs to the coroutine we are running on, and
         // it is valid for that coroutine's whole life.
         unsafe { (*self.running().yielder).suspend(()) };
-        if self.core().is_closing() {
-            self.unwind_for_shutdown();
+        // One flag covers the two rare reasons to be resumed while still
+        // waiting: the loop's shutdown, and `dump_tasks` (lesson 11).
+        if self.core().needs_attention() {
+            self.attend();
         }
         // Resumed: we are running again, so we are the current task again.
         set_current(self.running);
         self.control().deliver()
+    }
+
+    /// Resumed while still waiting, for one of the loop's rare reasons:
+    /// the shutdown (unwind, see below), or a request to capture this
+    /// task's backtrace (`dump_tasks`, lesson 11).
+    ///
+    /// Why answering the capture here is sound and does not disturb the
+    /// wait: we are still inside `suspend`, before `CURRENT` is set and
+    /// before a cancellation is delivered, so no code of the task runs.
+    /// `Backtrace::force_capture` only walks this stack (and allocates).
+    /// Then we suspend again through the same yielder; the task's state,
+    /// timer, selector registration and waiter lists were not touched, so
+    /// whatever would have woken it still will. The loop asked from its
+    /// own stack with no `RefCell` borrowed and no task running.
+    #[cold]
+    #[inline(never)]
+    fn attend(self) {
+        loop {
+            if self.core().is_closing() {
+                self.unwind_for_shutdown();
+            }
+            if !self.core().capture_requested() {
+                return;
+            }
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            self.core().answer_capture(backtrace);
+            // SAFETY: as in `suspend`: our own coroutine's yielder.
+            unsafe { (*self.running().yielder).suspend(()) };
+            if !self.core().needs_attention() {
+                return;
+            }
+        }
     }
 
     /// The loop was dropped while this task waited, and resumed it one last
@@ -618,6 +652,8 @@ pub(crate) struct Task {
     pub(crate) name: Cow<'static, str>,
     /// Its id, never reused (lesson 11; the slab key is).
     pub(crate) id: u64,
+    /// The id of the task that spawned it, if a task did.
+    pub(crate) parent: Option<u64>,
     /// What it waits on, and since when in loop time (lesson 11).
     pub(crate) waits_on: Cell<WaitOn>,
     pub(crate) since: Cell<Duration>,
