@@ -96,7 +96,10 @@ fn a_step_that_blocks_is_reported_with_its_task_and_where_it_resumed() {
         report.contains("resumed from waiting on timer at"),
         "{report}"
     );
-    assert!(report.contains("Lesson 11"), "{report}");
+    assert!(
+        report.contains("lesson 11, \"Seeing the loop\""),
+        "{report}"
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ fn part_1_debug_mode_names_the_blocking_task() {
     // blocking sleep does not move the virtual clock.
     assert_eq!(report.0, at(0), "{out}");
     assert!(report.1.starts_with("task \"b\" (id 3) ran 0.3"), "{out}");
-    assert!(report.1.contains("Lesson 11"), "{out}");
+    assert!(report.1.contains("lesson 11, \"Seeing the loop\""), "{out}");
     // And `a`, due at 0.500, woke only after.
     let a_woke = lines.iter().position(|(_, m)| m == "a woke up").unwrap();
     let reported = lines.iter().position(|(_, m)| m == &report.1).unwrap();

@@ -191,8 +191,8 @@ pub(crate) fn slow_step_message(
     };
     format!(
         "task {name:?} (id {id}) ran {:.3} s in one step without suspending, resumed from \
-         {from}: a blocking call? Every other task waited meanwhile (see the chapter \
-         \"Lesson 11: seeing the loop\"; lesson 10 moves blocking calls to the executor)",
+         {from}: a blocking call? Every other task waited meanwhile (see the book's \
+         lesson 11, \"Seeing the loop\"; lesson 10 moves blocking calls to the executor)",
         took.as_secs_f64()
     )
 }
