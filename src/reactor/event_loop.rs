@@ -520,12 +520,16 @@ impl Core {
             task.state.set(TaskState::Runnable);
             let resumed_from = task.waits_on.replace(WaitOn::Ready);
             // Lesson 11: the task's span is entered for its step (trio's
-            // `before_task_step`). With nobody listening the span is empty
-            // and entering it is one branch.
-            (task.coroutine.get(), task.span.clone(), resumed_from)
+            // `before_task_step`), if anyone listens to task events at all:
+            // with nobody listening this is one load and one branch.
+            let listened = tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG);
+            let span = listened.then(|| task.span.clone());
+            (task.coroutine.get(), span, resumed_from)
         };
-        let _in_task = span.enter();
-        tracing::trace!(target: TASK_TARGET, "resume");
+        let _in_task = span.as_ref().map(tracing::Span::enter);
+        if span.is_some() {
+            tracing::trace!(target: TASK_TARGET, "resume");
+        }
         // No `RefCell` is borrowed from here on: the task may spawn, sleep or
         // register a socket, all of which borrow the loop's parts.
         //
@@ -558,7 +562,7 @@ impl Core {
             // It waits, and already arranged its wake-up (timer, selector,
             // future, ready queue) before suspending.
             Ok(CoroutineResult::Yield(())) => {
-                if tracing::enabled!(target: TASK_TARGET, tracing::Level::TRACE) {
+                if span.is_some() {
                     self.trace_suspend(key);
                 }
             }
