@@ -16,6 +16,7 @@
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation; TCP, UDP, Unix sockets, pipes |
 //! | [`sync`]         | 09      | between tasks: `Lock`, `Event`, `Semaphore`, `Condition`, `Queue` |
 //! | [`executor`]     | 10      | blocking code and threads: `run_in_executor`, `call_soon_threadsafe`, processes |
+//! | [`debug`]        | 11      | seeing the loop: `dump_tasks` (instrumentation and debug mode are reactor hooks) |
 //! | [`course`]       | —       | not a stage: trace lines, timelines, flags, the ladder |
 //!
 //! What a lesson or a learner's program calls is re-exported here at the
@@ -26,6 +27,7 @@
 
 pub mod clock;
 pub mod course;
+pub mod debug;
 pub mod executor;
 pub mod generators;
 pub mod reactor;
@@ -34,6 +36,7 @@ pub mod stack_guard;
 pub mod sync;
 
 pub use clock::Clock;
+pub use debug::dump::{TaskDump, TaskTree};
 pub use executor::blocking::{open_connection, read_file, resolve, write_file, Address, ToAddress};
 pub use executor::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 pub use executor::run::{executor_thread_count, run_in_executor, ExecutorError};
@@ -46,6 +49,7 @@ pub use reactor::event_loop::{
     default_executor_threads, Builder, EventLoop, Handle, StepTimes, TimerHandle,
 };
 pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
+pub use reactor::instrument::WaitOn;
 pub use reactor::pipe::{pipe, PipeReader, PipeWriter};
 pub use reactor::scope::{scope, ChildOutcome, Scope};
 pub use reactor::stream::{

@@ -104,8 +104,13 @@ pub const LESSONS: &[Lesson] = &[
         source: "lessons/10_executor.rs",
         chapter: "lesson-10-executor.md",
     },
-    // Lesson 11 (seeing the loop: debugging) is being written; 12 is the
-    // last rung either way.
+    Lesson {
+        bin: "11-debug",
+        title: "Seeing the loop",
+        summary: "debug mode names a blocking call and a task never joined; dump_tasks() shows suspended stacks; the a/b timeline",
+        source: "lessons/11_debug.rs",
+        chapter: "lesson-11-debug.md",
+    },
     Lesson {
         bin: "12-async-await",
         title: "async/await: the same loop, stackless",

@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::event_loop::{Core, Remote};
+use crate::reactor::instrument::{WaitOn, WakeCause};
 use crate::reactor::task::{current, panic_message, NotInTask, TaskError, TaskState};
 
 use super::pool::Pool;
@@ -120,7 +121,7 @@ impl Remote for Executor {
                 Arrival::JobDone(id) => {
                     let waiting = self.jobs.borrow_mut().remove(&id);
                     if let Some(task) = waiting {
-                        core.wake(task, TaskState::Waiting);
+                        core.wake(task, TaskState::Waiting, WakeCause::Executor);
                     }
                 }
             }
@@ -179,7 +180,7 @@ where
         })
         .map_err(ExecutorError::unavailable)?;
     loop {
-        if let Err(cancelled) = task.suspend(TaskState::Waiting) {
+        if let Err(cancelled) = task.suspend(WaitOn::Executor) {
             executor.forget(id);
             return Err(ExecutorError::Cancelled(cancelled));
         }

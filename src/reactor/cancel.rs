@@ -61,6 +61,7 @@ use std::time::Duration;
 
 use crate::reactor::event_loop::Core;
 use crate::reactor::future::WaitError;
+use crate::reactor::instrument::TASK_TARGET;
 use crate::reactor::task::{current, JoinHandle, NotInTask, TaskError};
 
 // ANCHOR: cancelled
@@ -275,6 +276,8 @@ pub(crate) struct TaskControl {
     /// is only used while the task is unfinished, so it still names this task.
     core: Weak<Core>,
     key: usize,
+    /// The task's id: unlike the key, never reused (lesson 11's traces).
+    id: u64,
     /// Set once the task has its result: cancelling it then does nothing.
     finished: Cell<bool>,
     /// A requested cancellation not yet delivered. Invariant: `has_pending`
@@ -289,11 +292,12 @@ pub(crate) struct TaskControl {
 // ANCHOR_END: control
 
 impl TaskControl {
-    pub(crate) fn new(name: Cow<'static, str>, core: Weak<Core>, key: usize) -> Self {
+    pub(crate) fn new(name: Cow<'static, str>, core: Weak<Core>, key: usize, id: u64) -> Self {
         TaskControl {
             name,
             core,
             key,
+            id,
             finished: Cell::new(false),
             has_pending: Cell::new(false),
             pending: Cell::new(None),
@@ -302,6 +306,11 @@ impl TaskControl {
     }
 
     /// The task's name.
+    /// The task's id (see [`crate::reactor::instrument`]).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.name
     }
@@ -324,6 +333,7 @@ impl TaskControl {
         }
         self.pending.set(Some(cancelled));
         self.has_pending.set(true);
+        tracing::debug!(target: TASK_TARGET, task = self.id, name = %self.name, "cancel");
         if let Some(core) = self.core.upgrade() {
             core.interrupt(self.key);
         }

@@ -58,6 +58,7 @@ use tracing::{debug, error};
 use crate::clock::Clock;
 use crate::reactor::cancel::{CancelCause, TaskControl};
 use crate::reactor::future::Future;
+use crate::reactor::instrument::{self, WaitOn, WakeCause, LOOP_TARGET, TASK_TARGET};
 use crate::reactor::io_source::{Direction, IoWaiters};
 use crate::reactor::selector::{Event, Interest, Selector, SelectorKind, Wake};
 use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
@@ -115,6 +116,18 @@ pub struct StepTimes {
     pub longest_task: Option<String>,
 }
 
+/// One task as `dump_tasks` sees it (lesson 11).
+#[derive(Debug, Clone)]
+pub(crate) struct TaskSnapshot {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) parent: Option<u64>,
+    pub(crate) waits_on: WaitOn,
+    pub(crate) since: Duration,
+    /// The suspended stack, as `std::backtrace::Backtrace` prints it.
+    pub(crate) backtrace: Option<String>,
+}
+
 /// What the ready queue holds: asyncio's `Handle`s.
 enum Runnable {
     /// Resume this task (asyncio: `call_soon(task._step)`).
@@ -148,6 +161,8 @@ pub struct Builder {
     selector: SelectorKind,
     executor_threads: Option<usize>,
     measure_steps: bool,
+    /// Debug mode's slow-step threshold, `None` when debug mode is off.
+    debug: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -159,6 +174,7 @@ impl Default for Builder {
             selector: SelectorKind::default(),
             executor_threads: None,
             measure_steps: false,
+            debug: instrument::debug_from_env(),
         }
     }
 }
@@ -231,6 +247,31 @@ impl Builder {
         self
     }
 
+    /// Debug mode (lesson 11), asyncio's `PYTHONASYNCIODEBUG`; also on when
+    /// the environment has `YIELDLOOP_DEBUG=1`. It warns about a task step
+    /// that ran longer than [`Builder::slow_step_threshold`] without
+    /// suspending (a blocking call?), about a task whose error nobody can
+    /// look at any more, and, when the loop is dropped, about tasks still
+    /// pending. Its cost: the step timer of [`Builder::measure_steps`].
+    ///
+    /// ```
+    /// use yieldloop::{secs, Builder};
+    ///
+    /// let event_loop = Builder::new().debug(true).slow_step_threshold(secs(0.05)).build();
+    /// assert!(event_loop.is_ok());
+    /// ```
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on.then(|| self.debug.unwrap_or(instrument::DEFAULT_SLOW_STEP));
+        self
+    }
+
+    /// How long one step may run before debug mode calls it slow (default
+    /// 100 ms, asyncio's `slow_callback_duration`). Turns debug mode on.
+    pub fn slow_step_threshold(mut self, threshold: Duration) -> Self {
+        self.debug = Some(threshold);
+        self
+    }
+
     /// Makes the loop.
     pub fn build(self) -> io::Result<EventLoop> {
         // A task that overflows its stack gets a message naming it, not a
@@ -263,8 +304,14 @@ impl Builder {
             executor_threads: self
                 .executor_threads
                 .unwrap_or_else(default_executor_threads),
-            measure_steps: self.measure_steps,
+            measure_steps: self.measure_steps || self.debug.is_some(),
             step_times: RefCell::new(StepTimes::default()),
+            next_task_id: Cell::new(1),
+            debug: self.debug,
+            step_panicked: Cell::new(false),
+            attention: Cell::new(false),
+            capture: Cell::new(false),
+            captured: RefCell::new(None),
         });
         Ok(EventLoop { core })
     }
@@ -327,6 +374,20 @@ pub(crate) struct Core {
     /// Whether `step` times itself ([`Builder::measure_steps`]).
     measure_steps: bool,
     step_times: RefCell<StepTimes>,
+    /// The id the next task gets (lesson 11): keys are reused, ids are not.
+    next_task_id: Cell<u64>,
+    /// Debug mode's slow-step threshold; `None`: debug mode is off.
+    debug: Option<Duration>,
+    /// Set by a task whose step ended in a panic: that step's time went to
+    /// the panic hook (printing, perhaps a backtrace), not to a blocking
+    /// call, so debug mode does not call it slow.
+    step_panicked: Cell<bool>,
+    /// Set while the loop is closing or `dump_tasks` asks a task for its
+    /// backtrace: the one flag a resumed task checks (lesson 11).
+    attention: Cell<bool>,
+    /// `dump_tasks`' request, and the backtrace the task answered with.
+    capture: Cell<bool>,
+    captured: RefCell<Option<std::backtrace::Backtrace>>,
 }
 
 impl Core {
@@ -340,11 +401,20 @@ impl Core {
         // 1. How long may we wait? Not at all if something is ready to run;
         //    else until the earliest timer; with no timers, until I/O comes.
         let deadline = self.timers.borrow().next_deadline();
-        let timeout = if !self.ready.borrow().is_empty() {
+        let ready = self.ready.borrow().len();
+        let timeout = if ready > 0 {
             Some(Duration::ZERO)
         } else {
             deadline.map(|at| at.saturating_sub(self.clock.now()))
         };
+        // Lesson 11: trio's `before_io_wait`, with the reason for the timeout.
+        tracing::trace!(
+            target: LOOP_TARGET,
+            ready,
+            ?timeout,
+            why = instrument::timeout_reason(ready, deadline),
+            "iteration"
+        );
 
         // 2. Wait for I/O (selector.select), and put every task whose
         //    descriptor is ready on the ready queue (_process_events).
@@ -356,7 +426,9 @@ impl Core {
             loop {
                 let due = self.timers.borrow_mut().pop_due(now);
                 match due {
-                    Some(TimerAction::Wake(task)) => self.wake(task, TaskState::Waiting),
+                    Some(TimerAction::Wake(task)) => {
+                        self.wake(task, TaskState::Waiting, WakeCause::Timer)
+                    }
                     Some(TimerAction::Call(callback)) => self.push(Runnable::Callback(callback)),
                     None => break,
                 }
@@ -421,9 +493,7 @@ impl Core {
             timeout
         };
         self.selector.borrow_mut().select(timeout, &mut events)?;
-        if !events.is_empty() {
-            debug!(events = events.len(), ?timeout, "select returned");
-        }
+        tracing::trace!(target: LOOP_TARGET, events = events.len(), ?timeout, "select returned");
         for event in events.iter() {
             self.dispatch(event);
         }
@@ -444,12 +514,22 @@ impl Core {
     // ANCHOR: step
     /// Resumes one task until it next waits or ends: asyncio's `Task._step`.
     fn step(&self, key: usize) {
-        let coroutine = {
+        let (coroutine, span, resumed_from) = {
             let tasks = self.tasks.borrow();
             let Some(task) = tasks.get(key) else { return };
             task.state.set(TaskState::Runnable);
-            task.coroutine.get()
+            let resumed_from = task.waits_on.replace(WaitOn::Ready);
+            // Lesson 11: the task's span is entered for its step (trio's
+            // `before_task_step`), if anyone listens to task events at all:
+            // with nobody listening this is one load and one branch.
+            let listened = tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG);
+            let span = listened.then(|| task.span.clone());
+            (task.coroutine.get(), span, resumed_from)
         };
+        let _in_task = span.as_ref().map(tracing::Span::enter);
+        if span.is_some() {
+            tracing::trace!(target: TASK_TARGET, "resume");
+        }
         // No `RefCell` is borrowed from here on: the task may spawn, sleep or
         // register a socket, all of which borrow the loop's parts.
         //
@@ -471,12 +551,21 @@ impl Core {
         let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*coroutine).resume(()) }));
         drop(restore); // back on the loop's stack: no task is running
         if let Some(started) = started {
-            self.record_step(key, started.elapsed());
+            let took = started.elapsed();
+            self.record_step(key, took);
+            let panicked = self.step_panicked.replace(false);
+            if self.debug.is_some_and(|threshold| took > threshold) && !panicked {
+                self.report_slow_step(key, took, resumed_from);
+            }
         }
         match result {
             // It waits, and already arranged its wake-up (timer, selector,
             // future, ready queue) before suspending.
-            Ok(CoroutineResult::Yield(())) => {}
+            Ok(CoroutineResult::Yield(())) => {
+                if span.is_some() {
+                    self.trace_suspend(key);
+                }
+            }
             // It ended (returned or panicked; the result is in its future).
             Ok(CoroutineResult::Return(())) => self.finished(key),
             // Unreachable by design; if it happens, the task is still over
@@ -493,10 +582,19 @@ impl Core {
         }
     }
 
+    /// The `suspend` event: what the task now waits on (trio's
+    /// `after_task_step`). Only called when someone listens.
+    #[cold]
+    fn trace_suspend(&self, key: usize) {
+        if let Some(task) = self.tasks.borrow().get(key) {
+            let on = task.waits_on.get();
+            tracing::trace!(target: TASK_TARGET, %on, "suspend");
+        }
+    }
+
     /// Takes a finished task out of the slab and pools its stack.
     fn finished(&self, key: usize) {
         let task = self.tasks.borrow_mut().remove(key);
-        debug!(task = %task.name, key, "task finished");
         let coroutine = task.coroutine.into_inner();
         self.stacks.borrow_mut().give_back(coroutine.into_stack());
     }
@@ -516,7 +614,7 @@ impl Core {
                 let writer = waiters.writer.get().filter(|_| event.writable);
                 drop(sources);
                 for task in [reader, writer].into_iter().flatten() {
-                    self.wake(task, TaskState::WaitingIo);
+                    self.wake(task, TaskState::WaitingIo, WakeCause::Io);
                 }
             }
             Some(Registration::Callbacks(watchers)) => {
@@ -529,6 +627,32 @@ impl Core {
         }
     }
     // ANCHOR_END: dispatch
+
+    /// Debug mode: one step of task `key` ran `took` without suspending.
+    #[cold]
+    fn report_slow_step(&self, key: usize, took: Duration, resumed_from: WaitOn) {
+        let (id, name) = match self.tasks.borrow().get(key) {
+            Some(task) => (task.id, task.name.to_string()),
+            // It finished in that step: its name went with it.
+            None => (0, format!("(finished, key {key})")),
+        };
+        instrument::debug_report(&instrument::slow_step_message(
+            id,
+            &name,
+            took,
+            resumed_from,
+        ));
+    }
+
+    /// A task's step is ending in a panic (see `step_panicked`).
+    pub(crate) fn note_panicked_step(&self) {
+        self.step_panicked.set(true);
+    }
+
+    /// Whether debug mode is on (lesson 11).
+    pub(crate) fn debug_mode(&self) -> bool {
+        self.debug.is_some()
+    }
 
     /// Notes one step's duration in [`StepTimes`].
     fn record_step(&self, key: usize, took: Duration) {
@@ -546,7 +670,7 @@ impl Core {
     /// `state` (asyncio: `Task._wakeup`). Anything else is a stale or
     /// spurious wake-up and is ignored: the task is already queued, or waits
     /// on something else.
-    pub(crate) fn wake(&self, key: usize, state: TaskState) {
+    pub(crate) fn wake(&self, key: usize, state: TaskState, cause: WakeCause) {
         let tasks = self.tasks.borrow();
         let Some(task) = tasks.get(key) else {
             return;
@@ -557,14 +681,19 @@ impl Core {
         if state == TaskState::WaitingIo {
             self.io_waiters.set(self.io_waiters.get() - 1);
         }
+        tracing::trace!(target: TASK_TARGET, task = task.id, %cause, "wake");
         task.state.set(TaskState::Runnable);
         self.push(Runnable::Task(key));
     }
 
-    /// Records that a task is about to suspend in `state`.
-    pub(crate) fn park(&self, key: usize, state: TaskState) {
+    /// Records that a task is about to suspend waiting on `wait`, and since
+    /// when (for `dump_tasks`, lesson 11).
+    pub(crate) fn park(&self, key: usize, wait: WaitOn) {
         if let Some(task) = self.tasks.borrow().get(key) {
+            let state = wait.state();
             task.state.set(state);
+            task.waits_on.set(wait);
+            task.since.set(self.clock.now());
             if state == TaskState::WaitingIo {
                 self.io_waiters.set(self.io_waiters.get() + 1);
             }
@@ -582,7 +711,7 @@ impl Core {
             None => return,
         };
         if state != TaskState::Runnable {
-            self.wake(key, state);
+            self.wake(key, state, WakeCause::Cancel);
         }
     }
     // ANCHOR_END: interrupt
@@ -599,11 +728,14 @@ impl Core {
     }
 
     /// Schedules task `key` to be woken after `delay` (`sleep`).
-    pub(crate) fn wake_later(&self, key: usize, delay: Duration) -> TimerId {
+    /// Returns the timer and its deadline.
+    pub(crate) fn wake_later(&self, key: usize, delay: Duration) -> (TimerId, Duration) {
         let deadline = self.clock.deadline_after(delay);
-        self.timers
+        let timer = self
+            .timers
             .borrow_mut()
-            .insert(deadline, TimerAction::Wake(key))
+            .insert(deadline, TimerAction::Wake(key));
+        (timer, deadline)
     }
 
     /// Removes a timer that has not fired (a cancelled `sleep`, a `wait_for`
@@ -638,11 +770,16 @@ impl Core {
         };
         let done = Future::new();
         let core: *const Core = self;
+        // Lesson 11: a serial id (slab keys are reused) and the spawning task.
+        let id = self.next_task_id.get();
+        self.next_task_id.set(id + 1);
+        let parent = task::running_key_in(core)
+            .and_then(|parent| self.tasks.borrow().get(parent).map(|task| task.id));
         let guarded = GuardedStack::new(stack.limit().get(), stack.usable_size());
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let key = entry.key();
-        let control = Rc::new(TaskControl::new(name.clone(), self.weak(), key));
+        let control = Rc::new(TaskControl::new(name.clone(), self.weak(), key, id));
         let completion = Completion {
             done: done.clone(),
             name: name.clone(),
@@ -651,9 +788,18 @@ impl Core {
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
             task_body(core, key, yielder, guarded, completion, f)
         });
-        debug!(task = %name, key, "task spawned");
+        tracing::debug!(target: TASK_TARGET, task = id, %name, ?parent, "spawn");
+        // A root span (`parent: None`): the spawning task is a field, not the
+        // span that happened to be entered, so lines are not nested forever.
+        let span =
+            tracing::trace_span!(target: TASK_TARGET, parent: None, "task", id, %name, ?parent);
         entry.insert(Box::new(Task {
             name,
+            id,
+            parent,
+            waits_on: Cell::new(WaitOn::Ready),
+            since: Cell::new(Duration::ZERO),
+            span,
             state: Cell::new(TaskState::Runnable),
             coroutine: UnsafeCell::new(coroutine),
         }));
@@ -873,6 +1019,80 @@ impl Core {
 
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.get()
+    }
+
+    /// Whether a resumed task must look at `is_closing` or
+    /// `capture_requested` before it carries on.
+    #[inline(always)]
+    pub(crate) fn needs_attention(&self) -> bool {
+        self.attention.get()
+    }
+
+    pub(crate) fn capture_requested(&self) -> bool {
+        self.capture.get()
+    }
+
+    /// A task answers `dump_tasks`' request with its backtrace.
+    pub(crate) fn answer_capture(&self, backtrace: std::backtrace::Backtrace) {
+        self.capture.set(false);
+        *self.captured.borrow_mut() = Some(backtrace);
+    }
+
+    /// What every task is doing, for `dump_tasks` (lesson 11): each one's
+    /// id, name, parent, what it waits on and since when, and, if
+    /// `backtraces`, the backtrace of its suspended stack, which it is
+    /// resumed to capture (see `CurrentTask::attend` for why that is sound).
+    /// Called from outside the loop's run, with no task running.
+    pub(crate) fn snapshot_tasks(&self, backtraces: bool) -> Vec<TaskSnapshot> {
+        let tasks: Vec<(TaskSnapshot, *mut task::TaskCoroutine)> = self
+            .tasks
+            .borrow()
+            .iter()
+            .map(|(_, task)| {
+                let snapshot = TaskSnapshot {
+                    id: task.id,
+                    name: task.name.to_string(),
+                    parent: task.parent,
+                    waits_on: task.waits_on.get(),
+                    since: task.since.get(),
+                    backtrace: None,
+                };
+                (snapshot, task.coroutine.get())
+            })
+            .collect();
+        let mut snapshots = Vec::with_capacity(tasks.len());
+        for (mut snapshot, coroutine) in tasks {
+            // SAFETY: the task is boxed and nothing removes it while we hold
+            // no borrow and run no user code; no task is running, so its
+            // coroutine is not being resumed by anyone else.
+            let started = unsafe { (*coroutine).started() && !(*coroutine).done() };
+            if backtraces && started && task::current_ptr().is_null() {
+                snapshot.backtrace = self.capture_backtrace(coroutine);
+            }
+            snapshots.push(snapshot);
+        }
+        snapshots
+    }
+
+    /// Resumes one suspended task with the capture request; it answers and
+    /// suspends again at once (`CurrentTask::attend`).
+    fn capture_backtrace(&self, coroutine: *mut task::TaskCoroutine) -> Option<String> {
+        self.capture.set(true);
+        self.attention.set(true);
+        let restore = RestoreCurrent::set(std::ptr::null());
+        // SAFETY: as in `snapshot_tasks`. The task resumes inside its
+        // `suspend`, captures, and yields back without running its code.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*coroutine).resume(()) }));
+        drop(restore);
+        self.capture.set(false);
+        self.attention.set(self.closing.get());
+        if !matches!(result, Ok(CoroutineResult::Yield(()))) {
+            error!("a task did not suspend again after capturing its backtrace");
+        }
+        self.captured
+            .borrow_mut()
+            .take()
+            .map(|backtrace| backtrace.to_string())
     }
 
     pub(crate) fn call_soon(&self, callback: Callback) {
@@ -1195,9 +1415,20 @@ impl Drop for EventLoop {
     fn drop(&mut self) {
         let core = &self.core;
         core.closing.set(true);
+        core.attention.set(true);
         // Take the tasks out first, so that no `RefCell` is borrowed while
         // their guards run; then unwind them one by one.
         let tasks: Vec<Box<Task>> = core.tasks.borrow_mut().drain().collect();
+        if core.debug.is_some() {
+            for task in &tasks {
+                instrument::debug_report(&instrument::pending_at_shutdown_message(
+                    task.id,
+                    &task.name,
+                    task.waits_on.get(),
+                    task.since.get(),
+                ));
+            }
+        }
         if !tasks.is_empty() {
             debug!(
                 tasks = tasks.len(),

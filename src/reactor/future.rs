@@ -38,6 +38,7 @@ use std::rc::{Rc, Weak};
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::event_loop::Core;
+use crate::reactor::instrument::{WaitOn, WakeCause};
 use crate::reactor::task::{
     contain, current, CurrentTask, JoinHandle, NotInTask, TaskError, TaskState,
 };
@@ -88,9 +89,9 @@ impl Waiter {
     }
 
     /// Puts the task back on its loop's ready queue, if it still waits.
-    pub(crate) fn wake(&self) {
+    pub(crate) fn wake(&self, cause: WakeCause) {
         if let Some(core) = self.core.upgrade() {
-            core.wake(self.task, TaskState::Waiting);
+            core.wake(self.task, TaskState::Waiting, cause);
         }
     }
 
@@ -216,7 +217,7 @@ impl<T, E> Future<T, E> {
         };
         // asyncio's `_wakeup`: each waiter goes back on its loop's ready queue.
         for waiter in &waiters {
-            waiter.wake();
+            waiter.wake(WakeCause::Future);
         }
         self.run_callbacks(callbacks, result);
         Ok(())
@@ -305,13 +306,25 @@ impl<T, E> Future<T, E> {
         }
     }
 
+    /// How many handles share this future (lesson 11's debug mode: one means
+    /// nobody but the task itself can ever look at its result).
+    pub(crate) fn holders(&self) -> usize {
+        Rc::strong_count(&self.shared)
+    }
+
     /// Suspends the calling task until the future is done, without taking
     /// the result. A cancelled wait leaves the waiter list before it returns.
     pub(crate) fn wait_done(&self, what: &'static str) -> Result<(), WaitError> {
+        self.wait_done_on(what, WaitOn::Future { what })
+    }
+
+    /// [`Future::wait_done`], saying what the task waits on (a join names
+    /// the joined task) for the instrumentation (lesson 11).
+    pub(crate) fn wait_done_on(&self, what: &'static str, on: WaitOn) -> Result<(), WaitError> {
         while !self.is_done() {
             let task = current(what)?;
             self.add_waiter(task.core(), task.key());
-            if let Err(cancelled) = task.suspend(TaskState::Waiting) {
+            if let Err(cancelled) = task.suspend(on) {
                 self.remove_waiter(task.core(), task.key());
                 return Err(WaitError::Cancelled(cancelled));
             }
@@ -435,7 +448,9 @@ pub fn wait<T: 'static>(
         for handle in &handles {
             handle.done.add_waiter(task.core(), task.key());
         }
-        let woken = task.suspend(TaskState::Waiting);
+        let woken = task.suspend(WaitOn::Future {
+            what: "yieldloop::wait",
+        });
         // Woken by one of them: leave the others' waiter lists, so that they
         // cannot wake this task later while it waits on something else.
         for handle in &handles {

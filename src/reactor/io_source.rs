@@ -55,13 +55,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::ptr;
 use std::rc::{Rc, Weak};
 
 use crate::reactor::event_loop::Core;
+use crate::reactor::instrument::WaitOn;
 use crate::reactor::selector::Interest;
-use crate::reactor::task::{current, TaskState};
+use crate::reactor::task::current;
 
 /// Which way a task waits on a descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +172,11 @@ impl<S: AsFd> Source<S> {
         waiter.set(Some(task.key()));
         let _end = EndOfWait(waiter);
         self.arm(task.core())?;
-        if let Err(cancelled) = task.suspend(TaskState::WaitingIo) {
+        let on = WaitOn::Io {
+            fd: self.io.as_fd().as_raw_fd(),
+            readable: direction == Direction::Read,
+        };
+        if let Err(cancelled) = task.suspend(on) {
             // Cancelled (lesson 08): stop waiting in this direction only. The
             // descriptor stays armed for a task waiting the other way (a
             // split stream's other half), or leaves the selector when nobody

@@ -24,6 +24,7 @@
 //! | [`pipe`]       | 06     | pipes: between tasks, or to a child process          |
 //! | [`watch`]      | 06     | `add_reader` / `add_writer` callbacks on a descriptor |
 //! | [`future`]     | 07     | one-shot futures, `gather`, `wait`                   |
+//! | [`instrument`] | 11     | `tracing` events and spans per task and iteration   |
 //! | [`cancel`]     | 08     | cancellation at suspension points, `wait_for`, `shield` |
 //! | [`scope`]      | 08     | structured concurrency: `scope`, trio's nursery      |
 
@@ -31,6 +32,7 @@ pub mod buffered;
 pub mod cancel;
 pub mod event_loop;
 pub mod future;
+pub mod instrument;
 pub mod io_source;
 pub mod pipe;
 pub mod scope;

@@ -80,6 +80,7 @@ use corosensei::Yielder;
 use crate::reactor::cancel::{CancelCause, Cancelled, SuspendError, TaskControl};
 use crate::reactor::event_loop::Core;
 use crate::reactor::future::{Future, WaitError};
+use crate::reactor::instrument::{WaitOn, TASK_TARGET};
 use crate::reactor::stacks::NoStack;
 use crate::stack_guard::GuardedStack;
 
@@ -193,6 +194,19 @@ impl Drop for RestoreCurrent {
     fn drop(&mut self) {
         set_current(self.outer);
     }
+}
+
+/// The slab key of the task running now, if it runs on the loop `core`:
+/// who spawns a new task (its parent, lesson 11).
+pub(crate) fn running_key_in(core: *const Core) -> Option<usize> {
+    let running = current_ptr();
+    if running.is_null() {
+        return None;
+    }
+    // SAFETY: non-null `CURRENT` points at the running task's `Running`,
+    // which lives on that task's stack while it runs (module comment).
+    let running = unsafe { &*running };
+    ptr::eq(running.core, core).then_some(running.key)
 }
 
 /// Reads [`CURRENT`]; the loop uses it to save and restore around `resume`.
@@ -313,9 +327,9 @@ impl CurrentTask {
 
     // ANCHOR: suspend
     /// Gives control back to the loop until something puts this task on the
-    /// ready queue again. `state` says what may do that (see [`TaskState`]);
+    /// ready queue again. `wait` says what may do that (see [`WaitOn`]);
     /// the caller has already arranged for it (a timer, a selector
-    /// registration, a future's waiter list). `Runnable` means "nothing":
+    /// registration, a future's waiter list). `Ready` means "nothing":
     /// the task queues itself behind the others (`yield_now`).
     ///
     /// The suspension point is where a cancellation is delivered (lesson
@@ -323,22 +337,56 @@ impl CurrentTask {
     /// one requested while it was suspended after it resumes. Either way
     /// the caller must take back what it arranged before returning the error.
     #[inline(always)]
-    pub(crate) fn suspend(self, state: TaskState) -> Result<(), Cancelled> {
+    pub(crate) fn suspend(self, wait: WaitOn) -> Result<(), Cancelled> {
         self.control().deliver()?;
-        if state == TaskState::Runnable {
+        if wait == WaitOn::Ready {
             self.core().push_ready(self.key());
         } else {
-            self.core().park(self.key(), state);
+            self.core().park(self.key(), wait);
         }
         // SAFETY: the yielder belongs to the coroutine we are running on, and
         // it is valid for that coroutine's whole life.
         unsafe { (*self.running().yielder).suspend(()) };
-        if self.core().is_closing() {
-            self.unwind_for_shutdown();
+        // One flag covers the two rare reasons to be resumed while still
+        // waiting: the loop's shutdown, and `dump_tasks` (lesson 11).
+        if self.core().needs_attention() {
+            self.attend();
         }
         // Resumed: we are running again, so we are the current task again.
         set_current(self.running);
         self.control().deliver()
+    }
+
+    /// Resumed while still waiting, for one of the loop's rare reasons:
+    /// the shutdown (unwind, see below), or a request to capture this
+    /// task's backtrace (`dump_tasks`, lesson 11).
+    ///
+    /// Why answering the capture here is sound and does not disturb the
+    /// wait: we are still inside `suspend`, before `CURRENT` is set and
+    /// before a cancellation is delivered, so no code of the task runs.
+    /// `Backtrace::force_capture` only walks this stack (and allocates).
+    /// Then we suspend again through the same yielder; the task's state,
+    /// timer, selector registration and waiter lists were not touched, so
+    /// whatever would have woken it still will. The loop asked from its
+    /// own stack with no `RefCell` borrowed and no task running.
+    #[cold]
+    #[inline(never)]
+    fn attend(self) {
+        loop {
+            if self.core().is_closing() {
+                self.unwind_for_shutdown();
+            }
+            if !self.core().capture_requested() {
+                return;
+            }
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            self.core().answer_capture(backtrace);
+            // SAFETY: as in `suspend`: our own coroutine's yielder.
+            unsafe { (*self.running().yielder).suspend(()) };
+            if !self.core().needs_attention() {
+                return;
+            }
+        }
     }
 
     /// The loop was dropped while this task waited, and resumed it one last
@@ -530,7 +578,10 @@ impl<T: 'static> JoinHandle<T> {
     /// cancellation as [`TaskError::Cancelled`]: innermost first, as asyncio
     /// cancels `grandfather → father → son`.
     pub fn join(self) -> Result<T, TaskError> {
-        match self.done.wait_done("JoinHandle::join") {
+        let joined = WaitOn::Join {
+            task: self.control.as_ref().map_or(0, |control| control.id()),
+        };
+        match self.done.wait_done_on("JoinHandle::join", joined) {
             Ok(()) => self.done.wait(),
             Err(WaitError::Cancelled(cancelled)) => {
                 if self.control.is_some() {
@@ -599,6 +650,15 @@ impl<T> fmt::Debug for JoinHandle<T> {
 pub(crate) struct Task {
     /// For logs.
     pub(crate) name: Cow<'static, str>,
+    /// Its id, never reused (lesson 11; the slab key is).
+    pub(crate) id: u64,
+    /// The id of the task that spawned it, if a task did.
+    pub(crate) parent: Option<u64>,
+    /// What it waits on, and since when in loop time (lesson 11).
+    pub(crate) waits_on: Cell<WaitOn>,
+    pub(crate) since: Cell<Duration>,
+    /// Its `tracing` span, entered for each step (empty when nobody listens).
+    pub(crate) span: tracing::Span,
     /// What may wake it. A `Cell`, so that wake-ups need only a shared
     /// borrow of the slab, which never overlaps the running coroutine.
     pub(crate) state: Cell<TaskState>,
@@ -740,12 +800,42 @@ pub(crate) fn task_body<T, F>(
                 }
             } else {
                 let message = panic_message(payload.as_ref());
+                // SAFETY: the loop outlives its tasks (see `Running::core`).
+                unsafe { (*core).note_panicked_step() };
                 TaskError::Panicked { task, message }
             };
             drop_payload(payload);
             Err(error)
         }
     };
+    // Debug mode (lesson 11): a failed task that nobody holds a handle to
+    // any more: its error can never be looked at (asyncio's "Task exception
+    // was never retrieved"). The completion's own future is the one holder.
+    // SAFETY: the loop outlives its tasks (see `Running::core`).
+    if result.is_err() && completion.done.holders() == 1 && unsafe { (*core).debug_mode() } {
+        if let Err(error) = &result {
+            // A cancellation is no failure; a scope child's `Failed` error
+            // went to its scope, which returns it.
+            if !matches!(
+                error,
+                TaskError::Cancelled { .. } | TaskError::Failed { .. }
+            ) {
+                crate::reactor::instrument::debug_report(
+                    &crate::reactor::instrument::never_retrieved_message(
+                        running.control.id(),
+                        error,
+                    ),
+                );
+            }
+        }
+    }
+    if tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG) {
+        let outcome = match &result {
+            Ok(_) => "returned".to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::debug!(target: TASK_TARGET, task = running.control.id(), %outcome, "finish");
+    }
     completion.finish(result);
 }
 // ANCHOR_END: task_body
@@ -845,7 +935,7 @@ pub fn yield_now() -> Result<(), SuspendError> {
         Ok(task) => task,
         Err(error) => return cut_short(error),
     };
-    task.suspend(TaskState::Runnable)?;
+    task.suspend(WaitOn::Ready)?;
     Ok(())
 }
 // ANCHOR_END: yield_now
@@ -881,8 +971,8 @@ pub fn sleep(delay: Duration) -> Result<(), SuspendError> {
         Ok(task) => task,
         Err(error) => return cut_short(error),
     };
-    let timer = task.core().wake_later(task.key(), delay);
-    if let Err(cancelled) = task.suspend(TaskState::Waiting) {
+    let (timer, deadline) = task.core().wake_later(task.key(), delay);
+    if let Err(cancelled) = task.suspend(WaitOn::Timer { deadline }) {
         // Woken early: the timer must not wake this task later, in the
         // middle of whatever it waits on next.
         task.core().cancel_timer(timer);

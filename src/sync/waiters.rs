@@ -34,7 +34,8 @@ use tracing::debug;
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::future::Waiter;
-use crate::reactor::task::{current, NotInTask, TaskError, TaskState};
+use crate::reactor::instrument::{WaitOn, WakeCause};
+use crate::reactor::task::{current, NotInTask, TaskError};
 
 /// A primitive's kind and optional name, as trace lines and errors show it:
 /// `Lock "accounts"`, or just `Lock`.
@@ -214,7 +215,7 @@ impl WaitList {
         match first {
             Some(entry) => {
                 entry.slot.set(Slot::Granted);
-                entry.waiter.wake();
+                entry.waiter.wake(WakeCause::Sync);
                 true
             }
             None => false,
@@ -226,7 +227,7 @@ impl WaitList {
         let all = std::mem::take(&mut *self.entries.borrow_mut());
         for entry in &all {
             entry.slot.set(Slot::Granted);
-            entry.waiter.wake();
+            entry.waiter.wake(WakeCause::Sync);
         }
         all.len()
     }
@@ -258,7 +259,7 @@ impl WaitList {
             give_back: Some(give_back),
         };
         loop {
-            let woken = task.suspend(TaskState::Waiting);
+            let woken = task.suspend(WaitOn::Sync { what });
             match (ticket.entry.slot.get(), woken) {
                 (Slot::Closed, _) => {
                     return Err(SyncError::Closed {
@@ -316,7 +317,7 @@ impl Drop for WaitList {
     fn drop(&mut self) {
         for entry in std::mem::take(self.entries.get_mut()) {
             entry.slot.set(Slot::Closed);
-            entry.waiter.wake();
+            entry.waiter.wake(WakeCause::Sync);
         }
     }
 }

@@ -1,0 +1,224 @@
+//! What the loop tells `tracing` about its tasks: the instrumentation hooks
+//! of lesson 11, modelled on trio's `Instrument` (`task_spawned`,
+//! `before_task_step`, `after_task_step`, `before_io_wait`, `task_exited`).
+//!
+//! Two targets, so that `RUST_LOG` can pick them apart:
+//!
+//! | target             | level | events                                         |
+//! |--------------------|-------|------------------------------------------------|
+//! | `yieldloop::task`  | debug | `spawn`, `cancel`, `finish` (with its outcome) |
+//! | `yieldloop::task`  | trace | `resume`, `suspend` (what it waits on), `wake` (why) |
+//! | `yieldloop::loop`  | trace | one `iteration` line: ready count, timeout and why, events |
+//!
+//! Every task also runs inside a `task` span (`id`, `name`, `parent`), so a
+//! subscriber that prints spans shows which task wrote each line.
+//!
+//! `RUST_LOG=yieldloop::task=trace,yieldloop::loop=trace cargo run --bin 03-run-loop`
+//! shows them all.
+//!
+//! **Cost when nobody listens.** Each `tracing` macro first compares its
+//! level with a global maximum (one relaxed atomic load; `OFF` when no
+//! subscriber is installed, `INFO` under the course's default filter), and
+//! only then looks at its callsite. So a disabled event costs a load and a
+//! branch, and its arguments are not even evaluated. The events sit on the
+//! loop's side of a task switch (`Core::step`), not in the task's own
+//! `yield_now`, which stays exactly as small as before (see its comment in
+//! [`crate::reactor::task`] for why that matters).
+
+use std::fmt;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use crate::reactor::task::TaskState;
+
+/// The `tracing` target of the per-task events.
+pub const TASK_TARGET: &str = "yieldloop::task";
+/// The `tracing` target of the per-iteration events.
+pub const LOOP_TARGET: &str = "yieldloop::loop";
+
+/// What a suspended task waits on. The waiting function says it when it
+/// suspends; the loop keeps it for the instrumentation and for
+/// [`crate::EventLoop::dump_tasks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitOn {
+    /// Nothing: running, or queued to run (`yield_now`, just woken, new).
+    Ready,
+    /// A timer (`sleep`), due at this loop time.
+    Timer {
+        /// When it fires, in loop time.
+        deadline: Duration,
+    },
+    /// A descriptor becoming readable or writable.
+    Io {
+        /// The descriptor.
+        fd: RawFd,
+        /// `true`: readable; `false`: writable.
+        readable: bool,
+    },
+    /// Another task finishing (`JoinHandle::join`).
+    Join {
+        /// The joined task's id.
+        task: u64,
+    },
+    /// A future (`gather`, `wait`, a scope, `Future::wait`).
+    Future {
+        /// The function that waits.
+        what: &'static str,
+    },
+    /// A lock, semaphore, event, condition or queue (lesson 09).
+    Sync {
+        /// The function that waits (`Lock::acquire`, `Queue::get`, …).
+        what: &'static str,
+    },
+    /// A function running on the executor's threads (lesson 10).
+    Executor,
+}
+
+impl WaitOn {
+    /// What wake-ups may end this wait (the loop's coarser view).
+    #[inline(always)]
+    pub(crate) fn state(self) -> TaskState {
+        match self {
+            WaitOn::Ready => TaskState::Runnable,
+            WaitOn::Io { .. } => TaskState::WaitingIo,
+            _ => TaskState::Waiting,
+        }
+    }
+}
+
+impl fmt::Display for WaitOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitOn::Ready => f.write_str("ready"),
+            WaitOn::Timer { deadline } => write!(f, "timer at {:.3}", deadline.as_secs_f64()),
+            WaitOn::Io { fd, readable: true } => write!(f, "fd {fd} readable"),
+            WaitOn::Io {
+                fd,
+                readable: false,
+            } => write!(f, "fd {fd} writable"),
+            WaitOn::Join { task } => write!(f, "join of task {task}"),
+            WaitOn::Future { what } => write!(f, "future ({what})"),
+            WaitOn::Sync { what } => write!(f, "{what}"),
+            WaitOn::Executor => f.write_str("executor"),
+        }
+    }
+}
+
+/// Why a suspended task was put back on the ready queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WakeCause {
+    /// Its timer fired.
+    Timer,
+    /// The selector reported its descriptor.
+    Io,
+    /// A future it waited on completed (or a task it joined ended).
+    Future,
+    /// A lock, semaphore, event or queue handed it what it waited for.
+    Sync,
+    /// The executor's thread finished its function.
+    Executor,
+    /// It was cancelled (lesson 08).
+    Cancel,
+}
+
+impl fmt::Display for WakeCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WakeCause::Timer => "timer fired",
+            WakeCause::Io => "descriptor ready",
+            WakeCause::Future => "future done",
+            WakeCause::Sync => "sync primitive granted",
+            WakeCause::Executor => "executor finished",
+            WakeCause::Cancel => "cancelled",
+        })
+    }
+}
+
+/// Why the loop chose the selector timeout it did, for the iteration event.
+pub(crate) fn timeout_reason(ready: usize, deadline: Option<Duration>) -> &'static str {
+    if ready > 0 {
+        "tasks are ready: do not wait"
+    } else if deadline.is_some() {
+        "until the next timer"
+    } else {
+        "no timers: until I/O comes"
+    }
+}
+
+// ANCHOR: debug_mode
+/// Debug mode's default slow-step threshold: asyncio's
+/// `slow_callback_duration`, 100 ms.
+pub const DEFAULT_SLOW_STEP: Duration = Duration::from_millis(100);
+
+/// The `tracing` target of debug mode's reports.
+pub const DEBUG_TARGET: &str = "yieldloop::debug";
+
+/// `YIELDLOOP_DEBUG=1` (anything but empty or `0`) turns debug mode on for
+/// every loop built after, as `PYTHONASYNCIODEBUG=1` does for asyncio.
+pub(crate) fn debug_from_env() -> Option<Duration> {
+    match std::env::var_os("YIELDLOOP_DEBUG") {
+        Some(value) if !value.is_empty() && value != "0" => Some(DEFAULT_SLOW_STEP),
+        _ => None,
+    }
+}
+
+/// Says one debug-mode finding: as a `warn` event on `yieldloop::debug` if a
+/// subscriber listens, else straight to standard error (asyncio's logging
+/// falls back to stderr the same way), so a program without any `tracing`
+/// set up still hears it.
+pub(crate) fn debug_report(message: &str) {
+    let listening = tracing::dispatcher::get_default(|dispatch| {
+        !dispatch.is::<tracing::subscriber::NoSubscriber>()
+    });
+    if listening {
+        tracing::warn!(target: DEBUG_TARGET, "{message}");
+    } else {
+        eprintln!("yieldloop debug: {message}");
+    }
+}
+
+/// A step that held the loop (asyncio: "Executing <Task …> took 0.502 seconds").
+pub(crate) fn slow_step_message(
+    id: u64,
+    name: &str,
+    took: Duration,
+    resumed_from: WaitOn,
+) -> String {
+    let from = match resumed_from {
+        WaitOn::Ready => "queued (its first step, a yield or a wake-up)".to_string(),
+        other => format!("waiting on {other}"),
+    };
+    format!(
+        "task {name:?} (id {id}) ran {:.3} s in one step without suspending, resumed from \
+         {from}: a blocking call? Every other task waited meanwhile (see the book's \
+         lesson 11, \"Seeing the loop\"; lesson 10 moves blocking calls to the executor)",
+        took.as_secs_f64()
+    )
+}
+
+/// A task the loop's shutdown found unfinished (asyncio: "Task was
+/// destroyed but it is pending!").
+pub(crate) fn pending_at_shutdown_message(
+    id: u64,
+    name: &str,
+    on: WaitOn,
+    since: Duration,
+) -> String {
+    format!(
+        "task {name:?} (id {id}) was still pending when the loop was dropped, waiting on {on} \
+         since {:.3}: nobody joined it, so it is cancelled now (see lesson 08: cancel and \
+         wait, or use a scope)",
+        since.as_secs_f64()
+    )
+}
+
+/// A failed task whose handle is gone (asyncio: "Task exception was never
+/// retrieved").
+pub(crate) fn never_retrieved_message(id: u64, error: &dyn fmt::Display) -> String {
+    format!(
+        "task id {id} failed and nobody can join it any more (its JoinHandle was dropped): \
+         {error}. Task exception was never retrieved (see lesson 07: join your tasks)"
+    )
+}
+// ANCHOR_END: debug_mode
