@@ -48,7 +48,7 @@ pub use reactor::cancel::{shield, wait_for, CancelCause, Cancelled, SuspendError
 pub use reactor::event_loop::{
     default_executor_threads, Builder, EventLoop, Handle, StepTimes, TimerHandle,
 };
-pub use reactor::future::{gather, wait, Future, WaitError, WaitMode};
+pub use reactor::future::{gather, wait, wait_timeout, Future, WaitError, WaitMode};
 pub use reactor::instrument::WaitOn;
 pub use reactor::pipe::{pipe, PipeReader, PipeWriter};
 pub use reactor::scope::{scope, ChildOutcome, Scope};

@@ -35,6 +35,7 @@ use std::fmt;
 use std::io;
 use std::mem;
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use crate::reactor::cancel::Cancelled;
 use crate::reactor::event_loop::Core;
@@ -462,6 +463,67 @@ pub fn wait<T: 'static>(
             cancel_and_wait(&handles);
             return Err(WaitError::Cancelled(cancelled));
         }
+    }
+    Ok(handles.into_iter().partition(|h| h.is_finished()))
+}
+
+/// [`wait`] with a time limit (asyncio: `asyncio.wait(tasks, timeout=t)`):
+/// returns `(done, pending)` when `mode` is satisfied or when `timeout` has
+/// passed, whichever comes first. Unlike [`crate::wait_for`], running out of
+/// time cancels nothing: the pending handles come back still running, for
+/// the caller to wait on again, cancel, or join later.
+///
+/// ```
+/// use yieldloop::{secs, sleep, spawn, wait_timeout, Builder, Clock, WaitMode};
+///
+/// let mut event_loop = Builder::new().clock(Clock::new_virtual()).build()?;
+/// let (done, pending) = event_loop.run_until_complete(|| {
+///     let fast = spawn("fast", || sleep(secs(0.1)));
+///     let slow = spawn("slow", || sleep(secs(5.0)));
+///     let (done, pending) = wait_timeout(vec![fast, slow], WaitMode::AllCompleted, secs(1.0))
+///         .expect("in a task");
+///     (done.len(), pending.len())
+/// })?;
+/// assert_eq!((done, pending), (1, 1)); // the slow one is still running
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn wait_timeout<T: 'static>(
+    handles: Vec<JoinHandle<T>>,
+    mode: WaitMode,
+    timeout: Duration,
+) -> Result<DoneAndPending<T>, WaitError> {
+    let enough = |handles: &[JoinHandle<T>]| match mode {
+        WaitMode::FirstCompleted => handles.is_empty() || handles.iter().any(|h| h.is_finished()),
+        WaitMode::AllCompleted => handles.iter().all(|h| h.is_finished()),
+    };
+    if enough(&handles) {
+        return Ok(handles.into_iter().partition(|h| h.is_finished()));
+    }
+    let task = current("yieldloop::wait_timeout")?;
+    // One timer for the whole wait: it wakes this task like a finishing
+    // handle does, and is taken out however the wait ends.
+    let (timer, deadline) = task.core().wake_later(task.key(), timeout);
+    let mut result = Ok(());
+    while !enough(&handles) && task.core().time() < deadline {
+        for handle in &handles {
+            handle.done.add_waiter(task.core(), task.key());
+        }
+        let woken = task.suspend(WaitOn::Future {
+            what: "yieldloop::wait_timeout",
+        });
+        for handle in &handles {
+            handle.done.remove_waiter(task.core(), task.key());
+        }
+        if let Err(cancelled) = woken {
+            result = Err(cancelled);
+            break;
+        }
+    }
+    task.core().cancel_timer(timer);
+    if let Err(cancelled) = result {
+        // As in `wait`: the waiter owns the handles.
+        cancel_and_wait(&handles);
+        return Err(WaitError::Cancelled(cancelled));
     }
     Ok(handles.into_iter().partition(|h| h.is_finished()))
 }
