@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,41 +33,11 @@ fn scratch(name: &str) -> PathBuf {
 fn run_fetcher(dir: &Path, lines: &[String], args: &[&str]) -> Output {
     let urls = dir.join("urls.txt");
     std::fs::write(&urls, lines.join("\n")).expect("write urls.txt");
-    let mut child = Command::new(FETCHER)
-        .args(args)
-        .arg(&urls)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the fetcher");
-    // Read both pipes while it runs: a full pipe would stall the fetcher.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll the fetcher") {
-            break status;
-        }
-        if started.elapsed() > WATCHDOG {
-            let _ = child.kill();
-            panic!("the fetcher ran longer than {WATCHDOG:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
+    common::output_within(
+        Command::new(FETCHER).args(args).arg(&urls),
+        "the fetcher",
+        WATCHDOG,
+    )
 }
 
 fn text(bytes: &[u8]) -> String {
