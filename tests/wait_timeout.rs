@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use yieldloop::{
-    now, secs, sleep, spawn, wait_timeout, Builder, Clock, EventLoop, WaitError, WaitMode,
+    now, secs, sleep, spawn, wait_timeout, Builder, Clock, EventLoop, TaskError, WaitError,
+    WaitMode,
 };
 
 fn virtual_loop() -> EventLoop {
@@ -92,5 +93,40 @@ fn outside_a_task_an_unfinished_wait_is_an_error() {
         matches!(result, Err(WaitError::NotInTask(_))),
         "{:?}",
         result.map(|_| ())
+    );
+}
+
+#[test]
+fn a_waiter_cancelled_mid_wait_leaves_no_timer_and_cancels_what_it_owns() {
+    common::within(
+        "a_waiter_cancelled_mid_wait_leaves_no_timer_and_cancels_what_it_owns",
+        common::LOOP_DEADLINE,
+        || {
+            let mut event_loop = virtual_loop();
+            let (waiter, at) = event_loop
+                .run_until_complete(|| {
+                    let waiter = spawn("waiter", || {
+                        let slow = spawn("slow", || sleep(secs(5.0)));
+                        wait_timeout(vec![slow], WaitMode::AllCompleted, secs(2.0)).map(|_| ())
+                    });
+                    sleep(secs(0.5)).expect("main is not cancelled");
+                    assert!(waiter.cancel(), "the waiter was still waiting");
+                    (waiter.join(), now().expect("in a task"))
+                })
+                .expect("main finishes");
+            assert!(
+                // The wait's error carries the cancellation up and out of
+                // the task, so its joiner sees the task cancelled.
+                matches!(waiter, Err(TaskError::Cancelled { .. })),
+                "{waiter:?}"
+            );
+            assert_eq!(at, Duration::from_millis(500), "cancelled at once");
+            assert_eq!(event_loop.timer_count(), 0, "the wait's timer is gone");
+            assert_eq!(
+                event_loop.task_count(),
+                0,
+                "the owned task was cancelled too"
+            );
+        },
     );
 }
