@@ -223,7 +223,6 @@ impl<T, E> Future<T, E> {
         self.run_callbacks(callbacks, result);
         Ok(())
     }
-    // ANCHOR_END: complete
 
     /// Shows `result` to each callback, with the future in the `Lent` state
     /// and no borrow held, then puts the result back. Callbacks added by the
@@ -440,31 +439,7 @@ pub fn wait<T: 'static>(
     handles: Vec<JoinHandle<T>>,
     mode: WaitMode,
 ) -> Result<DoneAndPending<T>, WaitError> {
-    let enough = |handles: &[JoinHandle<T>]| match mode {
-        WaitMode::FirstCompleted => handles.is_empty() || handles.iter().any(|h| h.is_finished()),
-        WaitMode::AllCompleted => handles.iter().all(|h| h.is_finished()),
-    };
-    while !enough(&handles) {
-        let task = current("yieldloop::wait")?;
-        for handle in &handles {
-            handle.done.add_waiter(task.core(), task.key());
-        }
-        let woken = task.suspend(WaitOn::Future {
-            what: "yieldloop::wait",
-        });
-        // Woken by one of them: leave the others' waiter lists, so that they
-        // cannot wake this task later while it waits on something else.
-        for handle in &handles {
-            handle.done.remove_waiter(task.core(), task.key());
-        }
-        if let Err(cancelled) = woken {
-            // The waiter owns the handles, which would be lost with the
-            // error: cancel them and wait for their cleanup first.
-            cancel_and_wait(&handles);
-            return Err(WaitError::Cancelled(cancelled));
-        }
-    }
-    Ok(handles.into_iter().partition(|h| h.is_finished()))
+    wait_until(handles, mode, None, "yieldloop::wait")
 }
 
 /// [`wait`] with a time limit (asyncio: `asyncio.wait(tasks, timeout=t)`):
@@ -492,6 +467,17 @@ pub fn wait_timeout<T: 'static>(
     mode: WaitMode,
     timeout: Duration,
 ) -> Result<DoneAndPending<T>, WaitError> {
+    wait_until(handles, mode, Some(timeout), "yieldloop::wait_timeout")
+}
+
+/// [`wait`] and [`wait_timeout`]: suspends until `mode` is satisfied or,
+/// with a `timeout`, until it has passed.
+fn wait_until<T: 'static>(
+    handles: Vec<JoinHandle<T>>,
+    mode: WaitMode,
+    timeout: Option<Duration>,
+    what: &'static str,
+) -> Result<DoneAndPending<T>, WaitError> {
     let enough = |handles: &[JoinHandle<T>]| match mode {
         WaitMode::FirstCompleted => handles.is_empty() || handles.iter().any(|h| h.is_finished()),
         WaitMode::AllCompleted => handles.iter().all(|h| h.is_finished()),
@@ -499,29 +485,33 @@ pub fn wait_timeout<T: 'static>(
     if enough(&handles) {
         return Ok(handles.into_iter().partition(|h| h.is_finished()));
     }
-    let task = current("yieldloop::wait_timeout")?;
-    // One timer for the whole wait: it wakes this task like a finishing
-    // handle does, and is taken out however the wait ends.
-    let (timer, deadline) = task.core().wake_later(task.key(), timeout);
-    let mut result = Ok(());
-    while !enough(&handles) && task.core().time() < deadline {
+    let task = current(what)?;
+    // With a time limit, one timer for the whole wait: it wakes this task
+    // as a finishing handle does, and is taken out however the wait ends.
+    let timer = timeout.map(|timeout| task.core().wake_later(task.key(), timeout));
+    let in_time = || timer.is_none_or(|(_, deadline)| task.core().time() < deadline);
+    let mut woken = Ok(());
+    while !enough(&handles) && in_time() {
         for handle in &handles {
             handle.done.add_waiter(task.core(), task.key());
         }
-        let woken = task.suspend(WaitOn::Future {
-            what: "yieldloop::wait_timeout",
-        });
+        woken = task.suspend(WaitOn::Future { what });
+        // Woken by one of them (or the timer): leave the others' waiter
+        // lists, so that they cannot wake this task later while it waits on
+        // something else.
         for handle in &handles {
             handle.done.remove_waiter(task.core(), task.key());
         }
-        if let Err(cancelled) = woken {
-            result = Err(cancelled);
+        if woken.is_err() {
             break;
         }
     }
-    task.core().cancel_timer(timer);
-    if let Err(cancelled) = result {
-        // As in `wait`: the waiter owns the handles.
+    if let Some((timer, _)) = timer {
+        task.core().cancel_timer(timer);
+    }
+    if let Err(cancelled) = woken {
+        // The waiter owns the handles, which would be lost with the
+        // error: cancel them and wait for their cleanup first.
         cancel_and_wait(&handles);
         return Err(WaitError::Cancelled(cancelled));
     }
