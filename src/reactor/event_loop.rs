@@ -654,6 +654,15 @@ impl Core {
         self.debug.is_some()
     }
 
+    /// A task's id and name by its slab key, for debug mode's reports
+    /// (lesson 11). `None` if it is gone, or if the task table is borrowed
+    /// right now (a report must never panic on a borrow).
+    pub(crate) fn task_label(&self, key: usize) -> Option<(u64, String)> {
+        let tasks = self.tasks.try_borrow().ok()?;
+        let task = tasks.get(key)?;
+        Some((task.id, task.name.to_string()))
+    }
+
     /// Notes one step's duration in [`StepTimes`].
     fn record_step(&self, key: usize, took: Duration) {
         let mut times = self.step_times.borrow_mut();

@@ -161,6 +161,53 @@ impl<T, E> Clone for Future<T, E> {
     }
 }
 
+// ANCHOR: dropped_with_waiters
+/// Debug mode (lesson 11): asyncio warns when a pending task is destroyed;
+/// the stackful equivalent here is a pending future that loses the last
+/// handle able to complete it. A waiting task holds one handle (the one it
+/// called `wait` on) and cannot complete it while it waits, so when every
+/// handle left after this drop is a waiter's, the waiters are stranded.
+///
+/// Only a report: the waiters stay where they are, and the loop later ends
+/// with `TaskError::Stuck` or cancels them at shutdown, as before. Nothing
+/// here runs user code, and the future is only `try_borrow`ed, so a drop in
+/// any state (even inside one of its own done callbacks) cannot panic.
+impl<T, E> Drop for Future<T, E> {
+    fn drop(&mut self) {
+        let Ok(shared) = self.shared.try_borrow() else {
+            return;
+        };
+        if !matches!(shared.outcome, Outcome::Pending) || shared.waiters.is_empty() {
+            return;
+        }
+        // Handles left once this one is gone. A waiter that holds two
+        // handles keeps this above the count: no report (a false negative
+        // costs nothing; a false alarm would teach learners to ignore them).
+        if Rc::strong_count(&self.shared) - 1 > shared.waiters.len() {
+            return;
+        }
+        let Some(core) = shared.waiters.iter().find_map(|w| w.core.upgrade()) else {
+            return;
+        };
+        // At shutdown the loop unwinds every task, and the completers go
+        // first as often as not: nothing to report there that the
+        // pending-at-shutdown report does not already say.
+        if !core.debug_mode() || core.is_closing() {
+            return;
+        }
+        let waiters: Vec<(u64, String)> = shared
+            .waiters
+            .iter()
+            .filter_map(|waiter| core.task_label(waiter.task))
+            .collect();
+        drop(shared);
+        crate::reactor::instrument::debug_report(
+            &crate::reactor::instrument::future_dropped_message(&waiters),
+        );
+    }
+}
+// ANCHOR_END: dropped_with_waiters
+
 impl<T, E> Default for Future<T, E> {
     fn default() -> Self {
         Future {

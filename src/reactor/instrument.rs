@@ -221,4 +221,20 @@ pub(crate) fn never_retrieved_message(id: u64, error: &dyn fmt::Display) -> Stri
          {error}. Task exception was never retrieved (see lesson 07: join your tasks)"
     )
 }
+/// A pending future whose last handle, other than the waiting tasks' own,
+/// was dropped: nobody is left who could complete it.
+pub(crate) fn future_dropped_message(waiters: &[(u64, String)]) -> String {
+    let names: Vec<String> = waiters
+        .iter()
+        .map(|(id, name)| format!("{name:?} (id {id})"))
+        .collect();
+    format!(
+        "a pending Future was dropped while {} task(s) wait on it: {}. Only the waiting tasks \
+         hold it now, and a waiting task cannot complete it, so they will wait forever \
+         (see lesson 07: keep a handle to complete the future, or complete it with an error \
+         before dropping it)",
+        waiters.len(),
+        names.join(", ")
+    )
+}
 // ANCHOR_END: debug_mode
