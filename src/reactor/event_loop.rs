@@ -408,7 +408,8 @@ impl Core {
             deadline.map(|at| at.saturating_sub(self.clock.now()))
         };
         // Lesson 11: trio's `before_io_wait`, with the reason for the timeout.
-        tracing::trace!(
+        instrument::loop_event!(
+            trace,
             target: LOOP_TARGET,
             ready,
             ?timeout,
@@ -493,7 +494,7 @@ impl Core {
             timeout
         };
         self.selector.borrow_mut().select(timeout, &mut events)?;
-        tracing::trace!(target: LOOP_TARGET, events = events.len(), ?timeout, "select returned");
+        instrument::loop_event!(trace, target: LOOP_TARGET, events = events.len(), ?timeout, "select returned");
         for event in events.iter() {
             self.dispatch(event);
         }
@@ -521,8 +522,9 @@ impl Core {
             let resumed_from = task.waits_on.replace(WaitOn::Ready);
             // Lesson 11: the task's span is entered for its step (trio's
             // `before_task_step`), if anyone listens to task events at all:
-            // with nobody listening this is one load and one branch.
-            let listened = tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG);
+            // with nobody listening this is one load and one branch, and
+            // nothing at all when the events are compiled out.
+            let listened = instrument::task_events_on();
             let span = listened.then(|| task.span.clone());
             (task.coroutine.get(), span, resumed_from)
         };
@@ -681,7 +683,7 @@ impl Core {
         if state == TaskState::WaitingIo {
             self.io_waiters.set(self.io_waiters.get() - 1);
         }
-        tracing::trace!(target: TASK_TARGET, task = task.id, %cause, "wake");
+        instrument::loop_event!(trace, target: TASK_TARGET, task = task.id, %cause, "wake");
         task.state.set(TaskState::Runnable);
         self.push(Runnable::Task(key));
     }
@@ -788,11 +790,8 @@ impl Core {
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
             task_body(core, key, yielder, guarded, completion, f)
         });
-        tracing::debug!(target: TASK_TARGET, task = id, %name, ?parent, "spawn");
-        // A root span (`parent: None`): the spawning task is a field, not the
-        // span that happened to be entered, so lines are not nested forever.
-        let span =
-            tracing::trace_span!(target: TASK_TARGET, parent: None, "task", id, %name, ?parent);
+        instrument::loop_event!(debug, target: TASK_TARGET, task = id, %name, ?parent, "spawn");
+        let span = instrument::task_span(id, &name, parent);
         entry.insert(Box::new(Task {
             name,
             id,
