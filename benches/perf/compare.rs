@@ -415,6 +415,7 @@ pub fn compare(saved: &Run, now: &Run) -> Vec<Line> {
     lines
 }
 
+// ANCHOR: judge
 /// The rule of the module comment: flagged only when the ranges do not touch.
 pub fn judge(saved: Option<Compared>, now: Option<Compared>, better: Better) -> Verdict {
     let (Some(saved), Some(now)) = (saved, now) else {
@@ -435,6 +436,7 @@ pub fn judge(saved: Option<Compared>, now: Option<Compared>, better: Better) -> 
         Verdict::WithinNoise
     }
 }
+// ANCHOR_END: judge
 
 /// Whether any line regressed (the exit status says so).
 pub fn any_regressed(lines: &[Line]) -> bool {

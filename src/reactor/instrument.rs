@@ -44,6 +44,7 @@ pub const TASK_TARGET: &str = "yieldloop::task";
 /// The `tracing` target of the per-iteration events.
 pub const LOOP_TARGET: &str = "yieldloop::loop";
 
+// ANCHOR: compiled_in
 /// Whether the loop's own `tracing` events are compiled in (the cargo
 /// feature `instrument`, on by default). A `const`, so that without the
 /// feature every `if COMPILED_IN { … }` is removed by the compiler.
@@ -61,6 +62,7 @@ macro_rules! loop_event {
     };
 }
 pub(crate) use loop_event;
+// ANCHOR_END: compiled_in
 
 /// Whether anyone listens to the per-task events (`yieldloop::task` at
 /// `debug` or finer): one relaxed load and a branch when nobody does, and a
