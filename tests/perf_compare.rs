@@ -105,10 +105,12 @@ fn for_messages_per_second_lower_is_worse() {
 }
 
 #[test]
-fn a_row_without_tokio_is_compared_by_its_own_figure() {
+fn a_row_without_a_baseline_shows_its_figure_but_is_not_judged() {
+    // A bare figure moves with the machine's load: 20 % slower may be the
+    // machine, so only ratios within one run are judged.
     let row = |y: &[f64]| Run {
         rows: vec![SavedRow {
-            measurement: "task switch, instrumentation compiled in, no subscriber, ns".into(),
+            measurement: "task switch, instrumentation compiled out, ns".into(),
             better: Better::Lower,
             yieldloop: measured(y),
             baseline: None,
@@ -116,8 +118,13 @@ fn a_row_without_tokio_is_compared_by_its_own_figure() {
         ..Run::default()
     };
     let lines = compare(&row(&[10.0, 10.1, 10.2]), &row(&[12.0, 12.1, 12.2]));
-    assert_eq!(lines[0].verdict, Verdict::Regressed);
-    assert!(!lines[0].now.is_some_and(|c| c.is_ratio));
+    assert_eq!(lines[0].verdict, Verdict::NotJudged);
+    assert!(lines[0].now.is_some_and(|c| !c.is_ratio && c.value == 12.1));
+    let text = compare::render(&lines, &row(&[10.1]), Path::new("b.txt"));
+    assert!(
+        text.contains("+19.8 %"),
+        "the change is still shown: {text}"
+    );
 }
 
 #[test]
@@ -235,4 +242,15 @@ fn the_ratio_range_is_the_widest_the_rounds_allow() {
         judge(Some(c), Some(touching), Better::Lower),
         Verdict::WithinNoise
     );
+}
+
+#[test]
+fn a_row_can_name_another_row_as_its_baseline() {
+    // The instrumentation rows: compiled in is compared to compiled out.
+    compare::note_baseline("switch, compiled in", "switch, compiled out");
+    assert_eq!(
+        compare::baseline_of("switch, compiled in").as_deref(),
+        Some("switch, compiled out")
+    );
+    assert_eq!(compare::baseline_of("switch, compiled out"), None);
 }

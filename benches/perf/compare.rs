@@ -7,9 +7,12 @@
 //!
 //! **What is compared.** A row's *ratio*, yieldloop's figure over tokio's in
 //! the same run, because ratios against a same-run baseline survive a busy
-//! machine better than nanoseconds do. A row with no tokio figure (the
-//! instrumentation rows compare two yieldloop builds) is compared by its
-//! yieldloop figure itself.
+//! machine better than nanoseconds do. The instrumentation rows have no
+//! tokio figure; their baseline is another row of the run (compiled in over
+//! compiled out, debug mode over compiled in: [`note_baseline`]). A row with
+//! neither (the compiled-out rows themselves) is shown with its change but
+//! not judged: a bare figure moves with the machine's load, and flagging it
+//! would flag the machine, not the code.
 //!
 //! **What noise is.** Every figure is measured in several rounds; its noise
 //! is the **min..max range of its rounds**. A ratio's range is the widest
@@ -94,7 +97,7 @@ pub struct SavedRow {
     pub measurement: String,
     pub better: Better,
     pub yieldloop: Option<Measured>,
-    /// tokio's figure, when the row has one.
+    /// tokio's figure, or the figure of the row it is measured against.
     pub baseline: Option<Measured>,
 }
 
@@ -139,6 +142,33 @@ pub fn rounds_of(figure: f64) -> Measured {
         },
         _ => Measured::single(figure),
     }
+}
+
+thread_local! {
+    /// Rows whose baseline is another row of the same run, not tokio.
+    static BASELINES: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Says that the row `measurement` has no tokio figure and is to be
+/// compared as a ratio to the row `baseline` of the same run instead (the
+/// instrumentation rows: compiled in over compiled out). A ratio within one
+/// run survives a busier machine; the bare figure would not.
+pub fn note_baseline(measurement: &str, baseline: &str) {
+    BASELINES.with(|all| {
+        all.borrow_mut()
+            .push((measurement.to_string(), baseline.to_string()))
+    });
+}
+
+/// The row that [`note_baseline`] named for `measurement`, if any.
+pub fn baseline_of(measurement: &str) -> Option<String> {
+    BASELINES.with(|all| {
+        all.borrow()
+            .iter()
+            .rev()
+            .find(|(row, _)| row == measurement)
+            .map(|(_, baseline)| baseline.clone())
+    })
 }
 
 // ──────────────────────────────── the file ────────────────────────────────
@@ -320,7 +350,7 @@ fn parse_measured(value: &str, rounds: &str) -> Result<Option<Measured>, String>
 /// What a row's figures are compared by.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Compared {
-    /// yieldloop / tokio, or yieldloop's figure alone.
+    /// yieldloop / its baseline, or yieldloop's figure alone.
     pub value: f64,
     /// The range its rounds allow (see the module comment).
     pub low: f64,
@@ -331,7 +361,7 @@ pub struct Compared {
 }
 
 impl Compared {
-    /// The ratio to tokio if the row has both figures, else yieldloop's own.
+    /// The ratio to the baseline if the row has both figures, else yieldloop's own.
     pub fn of(row: &SavedRow) -> Option<Compared> {
         let y = row.yieldloop.as_ref()?;
         match &row.baseline {
@@ -362,7 +392,8 @@ pub enum Verdict {
     Improved,
     /// The ranges overlap: no change the noise can tell from nothing.
     WithinNoise,
-    /// A figure had a single round (no range), or the row has no figure.
+    /// A figure had a single round (no range), the row has no figure, or
+    /// no baseline to make a ratio with.
     NotJudged,
     /// The saved run has the row, this one does not (or the reverse).
     OnlySaved,
@@ -421,7 +452,7 @@ pub fn judge(saved: Option<Compared>, now: Option<Compared>, better: Better) -> 
     let (Some(saved), Some(now)) = (saved, now) else {
         return Verdict::NotJudged;
     };
-    if saved.is_ratio != now.is_ratio || saved.rounds < 2 || now.rounds < 2 {
+    if !saved.is_ratio || !now.is_ratio || saved.rounds < 2 || now.rounds < 2 {
         return Verdict::NotJudged;
     }
     let (worse, better_than) = match better {
@@ -449,10 +480,11 @@ pub fn render(lines: &[Line], saved: &Run, file: &Path) -> String {
     let _ = writeln!(out, "\n## Compared with {}\n", file.display());
     let _ = writeln!(
         out,
-        "- saved run: `{}`, {}\n- compared: yieldloop / tokio where a row has both (ratio), \
-         else yieldloop's figure\n- noise: each run's min..max over its rounds (a ratio: \
-         min yieldloop / max tokio .. max yieldloop / min tokio); **regressed** means the new \
-         range lies wholly on the worse side of the saved one\n",
+        "- saved run: `{}`, {}\n- compared: yieldloop / its baseline (tokio; for the \
+         instrumentation rows, the build they are measured against) where a row has both \
+         (ratio); a row without one shows its figure, not judged\n- noise: each run's min..max over its rounds (a \
+         ratio: min yieldloop / max baseline .. max yieldloop / min baseline); **regressed** \
+         means the new range lies wholly on the worse side of the saved one\n",
         saved.command, saved.date
     );
     let _ = writeln!(
@@ -472,7 +504,7 @@ pub fn render(lines: &[Line], saved: &Run, file: &Path) -> String {
             ),
         };
         let kind = match line.now.or(line.saved) {
-            Some(c) if c.is_ratio => "ratio to tokio",
+            Some(c) if c.is_ratio => "ratio",
             Some(_) => "figure",
             None => "",
         };
@@ -486,7 +518,7 @@ pub fn render(lines: &[Line], saved: &Run, file: &Path) -> String {
             Verdict::Regressed => "**REGRESSED** (beyond both runs' noise)",
             Verdict::Improved => "improved (beyond both runs' noise)",
             Verdict::WithinNoise => "within noise",
-            Verdict::NotJudged => "not judged (a figure with one round, or none)",
+            Verdict::NotJudged => "not judged (one round, no figure, or no baseline)",
             Verdict::OnlySaved => "only in the saved run",
             Verdict::OnlyNow => "new: not in the saved run",
         };

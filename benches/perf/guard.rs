@@ -57,9 +57,17 @@ pub fn finish(rows: &[Row], save: Option<&Path>, saved: Option<(PathBuf, Run)>) 
     }
 }
 
-/// This run's rows with the rounds behind each figure.
+/// This run's rows with the rounds behind each figure. A row's baseline is
+/// its tokio figure, or the row `compare::note_baseline` named for it.
 fn snapshot(rows: &[Row]) -> Run {
     let measured = |figure: &Figure| figure.as_ref().ok().map(|v| compare::rounds_of(*v));
+    let baseline = |row: &Row| {
+        measured(&row.tokio).or_else(|| {
+            let name = compare::baseline_of(&row.measurement)?;
+            let other = rows.iter().find(|r| r.measurement == name)?;
+            measured(&other.yieldloop)
+        })
+    };
     Run {
         command: crate::command_line(),
         date: crate::utc_date(),
@@ -69,7 +77,7 @@ fn snapshot(rows: &[Row]) -> Run {
                 measurement: row.measurement.clone(),
                 better: Better::for_measurement(&row.measurement),
                 yieldloop: measured(&row.yieldloop),
-                baseline: measured(&row.tokio),
+                baseline: baseline(row),
             })
             .collect(),
     }

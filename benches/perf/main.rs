@@ -88,11 +88,11 @@ struct Args {
     /// a later --compare.
     #[arg(long, value_name = "FILE")]
     save: Option<std::path::PathBuf>,
-    /// Compare this run with one saved by --save: each row's ratio to tokio
-    /// (or its figure, where it has no tokio figure) beside the saved one,
-    /// flagged where it got worse by more than both runs' noise (the
-    /// min..max of their rounds). Exit status 1 if any row regressed, 2 if
-    /// FILE is missing, garbled or of an older format.
+    /// Compare this run with one saved by --save: each row's ratio to its
+    /// baseline (tokio; for the instrumentation rows, the other build) beside
+    /// the saved one, flagged where it got worse by more than both runs'
+    /// noise (the min..max of their rounds). Exit status 1 if any row
+    /// regressed, 2 if FILE is missing, garbled or of an older format.
     #[arg(long, value_name = "FILE")]
     compare: Option<std::path::PathBuf>,
 }
