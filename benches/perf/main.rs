@@ -18,6 +18,9 @@
 //! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
 //! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
 //! |          | connections; 10,000 connections held (C10k)      |                               |
+//! | `instrument` | task switch, spawn + join and lesson 06's echo | the same code built without   |
+//! |          | with lesson 11's events compiled in, and in debug | the `instrument` feature      |
+//! |          | mode (`instrument_cost.rs`)                      |                               |
 //!
 //! The same executable plays several roles. Run plainly, it is the
 //! orchestrator and the load client; with the hidden `--child ROLE` flag it is
@@ -26,11 +29,15 @@
 //!
 //! Flags (after `--`): `--quick` for a short run, `--only net,sleep` to pick
 //! sections, `--load HOST:PORT` to run only the load client against a server
-//! of your own. Progress goes to stderr, the report to stdout; the book's
+//! of your own, `--save FILE` / `--compare FILE` for the regression guard
+//! (`guard.rs`, `compare.rs`). Progress goes to stderr, the report to stdout; the book's
 //! performance page (docs/src/performance.md) holds a real run and reads it.
 
 mod child;
+mod compare;
 mod echo_tokio;
+mod guard;
+mod instrument_cost;
 mod load_client;
 mod micro;
 mod procfs;
@@ -77,6 +84,17 @@ struct Args {
     /// With --load: seconds of ping-pong (more than 0, at most 1000000).
     #[arg(long, default_value = "5", value_parser = yieldloop::course::cli::parse_timeout, allow_negative_numbers = true)]
     seconds: Duration,
+    /// Save this run (every row, with each figure's rounds) to FILE, for
+    /// a later --compare.
+    #[arg(long, value_name = "FILE")]
+    save: Option<std::path::PathBuf>,
+    /// Compare this run with one saved by --save: each row's ratio to its
+    /// baseline (tokio; for the instrumentation rows, the other build) beside
+    /// the saved one, flagged where it got worse by more than both runs'
+    /// noise (the min..max of their rounds). Exit status 1 if any row
+    /// regressed, 2 if FILE is missing, garbled or of an older format.
+    #[arg(long, value_name = "FILE")]
+    compare: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -88,6 +106,8 @@ enum Section {
     Executor,
     Sleep,
     Net,
+    /// Instrumentation compiled in vs out, and debug mode (issue 13).
+    Instrument,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -231,6 +251,10 @@ fn main() -> ExitCode {
     if let Some(addr) = args.load {
         return load_only(addr, args.connections, args.seconds);
     }
+    let saved = match guard::load(args.compare.as_deref()) {
+        Ok(saved) => saved,
+        Err(status) => return status,
+    };
     let settings = Settings::new(args.quick);
     let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
     let mut rows = Vec::new();
@@ -256,8 +280,11 @@ fn main() -> ExitCode {
     if wanted(Section::Net) {
         rows.extend(servers::rows(&settings, &mut notes));
     }
+    if wanted(Section::Instrument) {
+        rows.extend(instrument_cost::rows(&settings, &mut notes));
+    }
     print!("{}", report(&rows, &notes));
-    ExitCode::SUCCESS
+    guard::finish(&rows, args.save.as_deref(), saved)
 }
 
 /// `--load HOST:PORT`: the load client alone, printing what it achieved.
@@ -552,10 +579,9 @@ fn median_of<T>(runs: &[Result<T, String>], figure: impl Fn(&T) -> f64) -> Figur
         values.push(figure(run.as_ref().map_err(Clone::clone)?));
     }
     values.sort_by(f64::total_cmp);
-    values
-        .get(values.len() / 2)
-        .copied()
-        .ok_or_else(|| "no runs".to_string())
+    let median = values.get(values.len() / 2).copied().ok_or("no runs")?;
+    compare::note_rounds(median, &values); // the regression guard's noise
+    Ok(median)
 }
 
 /// Runs this executable as `--child ROLE` and parses its `sleepers` line.

@@ -29,7 +29,10 @@ pub fn median_ns_per_op(
         samples.push(measure()?.as_nanos() as f64 / ops as f64);
     }
     samples.sort_by(f64::total_cmp);
-    Ok(samples[samples.len() / 2])
+    let median = samples[samples.len() / 2];
+    // Every round, for the regression guard's noise (`--compare`).
+    crate::compare::note_rounds(median, &samples);
+    Ok(median)
 }
 
 /// `n` resume + suspend round trips of one bare corosensei coroutine.

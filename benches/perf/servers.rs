@@ -270,10 +270,12 @@ impl Contender {
             Pick::Median => values.len() / 2,
             Pick::Best => values.len().saturating_sub(1),
         };
-        values
+        let figure = values
             .get(index)
             .copied()
-            .ok_or_else(|| format!("{}: no successful round", self.name))
+            .ok_or_else(|| format!("{}: no successful round", self.name))?;
+        crate::compare::note_rounds(figure, &values); // the guard's noise
+        Ok(figure)
     }
 
     /// A C10k figure, or why there is none.

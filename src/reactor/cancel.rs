@@ -333,7 +333,7 @@ impl TaskControl {
         }
         self.pending.set(Some(cancelled));
         self.has_pending.set(true);
-        tracing::debug!(target: TASK_TARGET, task = self.id, name = %self.name, "cancel");
+        crate::reactor::instrument::loop_event!(debug, target: TASK_TARGET, task = self.id, name = %self.name, "cancel");
         if let Some(core) = self.core.upgrade() {
             core.interrupt(self.key);
         }

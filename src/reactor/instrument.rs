@@ -16,6 +16,14 @@
 //! `RUST_LOG=yieldloop::task=trace,yieldloop::loop=trace cargo run --bin 03-run-loop`
 //! shows them all.
 //!
+//! **Compiled out.** The cargo feature `instrument` (on by default) keeps
+//! these events in the build; `--no-default-features` removes every one of
+//! them at compile time ([`COMPILED_IN`], [`loop_event!`]), spans included.
+//! Nothing else changes: ids, parents, what a task waits on (`dump_tasks`)
+//! and debug mode stay. That build exists to *measure* the cost below: the
+//! benchmark's `instrument` section runs both builds side by side (see the
+//! book's Performance page, "Instrumentation cost").
+//!
 //! **Cost when nobody listens.** Each `tracing` macro first compares its
 //! level with a global maximum (one relaxed atomic load; `OFF` when no
 //! subscriber is installed, `INFO` under the course's default filter), and
@@ -35,6 +43,48 @@ use crate::reactor::task::TaskState;
 pub const TASK_TARGET: &str = "yieldloop::task";
 /// The `tracing` target of the per-iteration events.
 pub const LOOP_TARGET: &str = "yieldloop::loop";
+
+// ANCHOR: compiled_in
+/// Whether the loop's own `tracing` events are compiled in (the cargo
+/// feature `instrument`, on by default). A `const`, so that without the
+/// feature every `if COMPILED_IN { … }` is removed by the compiler.
+pub const COMPILED_IN: bool = cfg!(feature = "instrument");
+
+/// One of the loop's own events: a `tracing` macro (`trace`, `debug`) whose
+/// call disappears from the build without the `instrument` feature. Its
+/// arguments still type-check either way, so neither build warns about a
+/// value only an event uses.
+macro_rules! loop_event {
+    ($level:ident, $($event:tt)+) => {
+        if $crate::reactor::instrument::COMPILED_IN {
+            ::tracing::$level!($($event)+);
+        }
+    };
+}
+pub(crate) use loop_event;
+// ANCHOR_END: compiled_in
+
+/// Whether anyone listens to the per-task events (`yieldloop::task` at
+/// `debug` or finer): one relaxed load and a branch when nobody does, and a
+/// constant `false` when the events are compiled out.
+#[inline(always)]
+pub(crate) fn task_events_on() -> bool {
+    COMPILED_IN && tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG)
+}
+
+/// The span a new task runs in (`id`, `name`, `parent`); a disabled span
+/// when nobody listens, and always when the events are compiled out.
+#[inline(always)]
+pub(crate) fn task_span(id: u64, name: &str, parent: Option<u64>) -> tracing::Span {
+    if COMPILED_IN {
+        // A root span (`parent: None`): the spawning task is a field, not
+        // the span that happened to be entered, so lines are not nested
+        // forever.
+        tracing::trace_span!(target: TASK_TARGET, parent: None, "task", id, %name, ?parent)
+    } else {
+        tracing::Span::none()
+    }
+}
 
 /// What a suspended task waits on. The waiting function says it when it
 /// suspends; the loop keeps it for the instrumentation and for

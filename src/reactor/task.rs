@@ -829,7 +829,7 @@ pub(crate) fn task_body<T, F>(
             }
         }
     }
-    if tracing::enabled!(target: TASK_TARGET, tracing::Level::DEBUG) {
+    if crate::reactor::instrument::task_events_on() {
         let outcome = match &result {
             Ok(_) => "returned".to_string(),
             Err(error) => error.to_string(),
