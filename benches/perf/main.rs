@@ -15,6 +15,7 @@
 //! | `executor` | `run_in_executor` round trip; `call_soon_threadsafe` | tokio (`spawn_blocking`,   |
 //! |          | throughput from another thread (lesson 10)       | `Handle::spawn`), asyncio     |
 //! | `sleep`  | 30,000 tasks sleeping 1 s: wall time, RSS / task | tokio, asyncio                |
+//! | `million`| 100,000 and 1,000,000 sleeping tasks (million.rs)| tokio, asyncio                |
 //! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
 //! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
 //! |          | connections; 10,000 connections held (C10k)      |                               |
@@ -33,6 +34,7 @@ mod child;
 mod echo_tokio;
 mod load_client;
 mod micro;
+mod million;
 mod procfs;
 mod python;
 mod reactor;
@@ -87,6 +89,7 @@ enum Section {
     Sync,
     Executor,
     Sleep,
+    Million,
     Net,
 }
 
@@ -252,6 +255,9 @@ fn main() -> ExitCode {
     }
     if wanted(Section::Sleep) {
         rows.extend(sleep_rows(&settings, &mut notes));
+    }
+    if wanted(Section::Million) {
+        rows.extend(million::rows(&settings, &mut notes));
     }
     if wanted(Section::Net) {
         rows.extend(servers::rows(&settings, &mut notes));
