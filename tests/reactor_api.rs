@@ -365,7 +365,8 @@ fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
     );
 }
 
-/// The real ceiling: more sleeping tasks than `vm.max_map_count` allows.
+/// The real ceiling of the per-stack mappings (the fallback allocator): more
+/// sleeping tasks than `vm.max_map_count` allows.
 /// Maps ~32,000 stacks (about 130 MB of touched pages), so it is not part of
 /// the default run: `cargo test --release --test reactor_api -- --ignored`.
 #[test]
@@ -380,7 +381,12 @@ fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
                 return; // no /proc: nothing to check here
             }
             let tasks = ceiling + 100;
-            let mut event_loop = EventLoop::new().unwrap();
+            // The per-stack mappings have the ceiling; guard-page stacks
+            // (the default on Linux 6.13+) do not.
+            let mut event_loop = Builder::new()
+                .stack_allocator(yieldloop::reactor::stacks::StackAllocator::Mappings)
+                .build()
+                .unwrap();
             let (ok, refused, message) = event_loop
                 .run_until_complete(move || {
                     let handles: Vec<_> = (0..tasks)
