@@ -39,7 +39,7 @@
 //!   not `Clone`, and the pool moves it between its free list and a
 //!   coroutine. Who holds the value owns the slot.
 //! * **Every slot's guard page is installed before its stack is handed
-//!   out**: [`Region::map`] installs all of a region's guards before it
+//!   out**: `Region::map` installs all of a region's guards before it
 //!   returns, and fails (unmapping the region) if any cannot be installed.
 //!   `MADV_DONTNEED`, which gives a stack's pages back, keeps guard markers.
 
@@ -79,6 +79,7 @@ const MAX_REGION_SLOTS: usize = 1024;
 /// a failed huge `mmap` should fail on the stack size, not the region.
 const MAX_REGION_BYTES: usize = 256 << 20;
 
+// ANCHOR: probe
 /// Whether this kernel can install guard markers: tried once per process on
 /// a scratch page, then remembered. `false` before Linux 6.13 (the kernel
 /// answers `EINVAL`), on other systems, and where a sandbox forbids it.
@@ -94,6 +95,7 @@ pub fn guard_pages_supported() -> bool {
         }
     })
 }
+// ANCHOR_END: probe
 
 /// One `mmap` region that stacks are carved from. Unmapped when dropped,
 /// which happens when the pool and every stack carved from it are gone.
@@ -131,6 +133,7 @@ impl Region {
         })
     }
 
+    // ANCHOR: region
     /// Maps a region of `slots` slots of `slot_len` bytes each and installs
     /// the guard page at the bottom of every slot.
     fn map(slots: usize, slot_len: usize) -> io::Result<Region> {
@@ -147,6 +150,7 @@ impl Region {
         unsafe { guard_all(&guards) }?;
         Ok(region)
     }
+    // ANCHOR_END: region
 }
 
 impl Drop for Region {
@@ -292,6 +296,7 @@ impl Carver {
         })
     }
 
+    // ANCHOR: carve
     /// A fresh stack: the next slot of the current region, or the first of
     /// a new region when that one is full.
     pub fn carve(&mut self) -> io::Result<CarvedStack> {
@@ -324,6 +329,7 @@ impl Carver {
             top,
         })
     }
+    // ANCHOR_END: carve
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! |----------------|--------|-----------------------------------------------------|
 //! | [`selector`]   | 06     | Python's `selectors`: epoll/kqueue or select(2)      |
 //! | [`timers`]     | 06     | timers by (deadline, seq), cancellable               |
-//! | [`stacks`]     | 06     | task stacks, pooled; the `vm.max_map_count` ceiling  |
+//! | [`stacks`]     | 06     | task stacks, pooled; which allocator; the old ceiling |
 //! | [`carved_stacks`] | 06  | stacks carved from regions, `MADV_GUARD_INSTALL` guards |
 //! | [`event_loop`] | 06     | the reactor: ready queue, timers, `run_once`         |
 //! | [`task`]       | 06     | tasks, `spawn`, `sleep`, `yield_now`, the thread-local |

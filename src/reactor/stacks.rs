@@ -1,9 +1,9 @@
 //! Where task stacks come from, and go back to. Introduced by lesson 06.
 //!
-//! Every task runs on a stack of its own, made by corosensei's `DefaultStack`:
-//! one `mmap` of the requested size plus a guard page below it, made
-//! inaccessible with `mprotect` so that a stack overflow faults instead of
-//! silently writing over the neighbour.
+//! Every task runs on a stack of its own, with a guard page below it that
+//! faults when touched, so that a stack overflow stops the process (with a
+//! message naming the task, [`crate::stack_guard`]) instead of silently
+//! writing over the neighbour:
 //!
 //! ```text
 //!   high addresses   ┌──────────────────────┐ ◀── the task starts here
@@ -15,25 +15,43 @@
 //!                    └──────────────────────┘
 //! ```
 //!
-//! Two consequences a learner meets in practice:
+//! There are two ways to make one ([`StackAllocator`]), chosen once per
+//! loop: by [`crate::Builder::stack_allocator`], else by the
+//! `YIELDLOOP_STACKS` environment variable (`guard`, `mmap`), else by asking
+//! the kernel once whether it has guard markers.
 //!
-//! * **The mapping count.** The kernel tracks those as two mappings (the
-//!   protections differ), and Linux allows `vm.max_map_count` mappings per
-//!   process: 65,530 by default. So about 32,700 tasks can be alive at once,
-//!   whatever their stack size. Worse, when the count runs out, *every*
-//!   mapping fails, including the allocator's, and Rust aborts the process
-//!   on a failed allocation. So we do not wait for `mmap` to fail: we count
-//!   the stacks we have mapped ([`live_stacks`]) and refuse a new one, with
-//!   [`NoStack`] naming `vm.max_map_count`, while there is still room for the
-//!   rest of the process ([`stack_ceiling`]).
-//! * **Mapping is a system call (several), and so is unmapping.** A finished
-//!   task's stack goes to a pool and is handed to the next task, so a loop
-//!   that spawns and finishes tasks all day makes no system calls for stacks
-//!   after warming up. After a burst (30,000 tasks finishing together) the
-//!   pool holds more than it needs; the loop gives the surplus back to the
-//!   kernel a few at a time when it is idle ([`StackPool::trim`]), the way
-//!   `malloc` keeps freed memory and trims it later, instead of paying for
-//!   30,000 `munmap`s while tasks are waiting to run.
+//! * **Mappings** (every kernel; the only way before Linux 6.13): one
+//!   `mmap` per stack (corosensei's `DefaultStack`), its guard page made
+//!   inaccessible with `mprotect`. The kernel tracks that as *two* mappings
+//!   (the protections differ), and Linux allows `vm.max_map_count` mappings
+//!   per process: 65,530 by default. So about 32,700 tasks can be alive at
+//!   once, whatever their stack size. Worse, when the count runs out,
+//!   *every* mapping fails, including the allocator's, and Rust aborts the
+//!   process on a failed allocation. So we do not wait for `mmap` to fail:
+//!   we count the stacks we have mapped ([`live_stacks`]) and refuse a new
+//!   one, with [`NoStack`] naming `vm.max_map_count`, while there is still
+//!   room for the rest of the process ([`stack_ceiling`]).
+//! * **Guard pages** (Linux 6.13+, the default where the kernel has it):
+//!   `madvise(MADV_GUARD_INSTALL)` makes a page of an ordinary mapping fault
+//!   like a guard page, with a marker in the page tables instead of a
+//!   mapping of its own. So stacks are carved from large regions, up to a
+//!   thousand per `mmap`, one mapping for all of them
+//!   ([`crate::reactor::carved_stacks`]): no ceiling but memory, and no
+//!   system call per stack.
+//!
+//! Either way, **making a stack costs system calls and its first use a page
+//! fault**, so a finished task's stack goes to a pool and is handed to the
+//! next task: a loop that spawns and finishes tasks all day makes no system
+//! calls for stacks after warming up. After a burst (30,000 tasks finishing
+//! together) the pool holds more than it needs; the loop gives the surplus
+//! back to the kernel a batch at a time when it is idle ([`StackPool::trim`]),
+//! the way `malloc` keeps freed memory and trims it later. A mapped stack is
+//! unmapped. A carved one cannot be (its neighbours share the region), so
+//! its pages are given back with `MADV_DONTNEED` (one call for a run of
+//! neighbours) and it stays carved, guard page and all, in a second list
+//! that is reused once the warm stacks run out: the memory goes back, the
+//! address space (cheap: 128 TiB) and its page tables stay until the loop is
+//! dropped and the regions with it.
 
 use std::fmt;
 use std::fs;
