@@ -610,13 +610,15 @@ fn recurse(depth: u64) -> u64 {
 
 fn task_overflow() {
     let mut event_loop = Builder::new().stack_size(64 * 1024).build().unwrap();
+    // Which allocator made the stack (`YIELDLOOP_STACKS` may choose).
+    eprintln!("allocator: {:?}", event_loop.stack_allocator());
     let _ = event_loop.run_until_complete(|| spawn("deep diver", || recurse(u64::MAX)).join());
 }
 
-/// Runs an overflow scenario and checks it died with `message`, not with a
-/// bare SIGSEGV.
-fn assert_overflow_named(scenario: &str, message: &str) {
-    let output = child(scenario);
+/// Runs an overflow scenario (with `env` added) and checks it died with
+/// `message`, not with a bare SIGSEGV; returns its standard error.
+fn assert_overflow_named(scenario: &str, env: &[(&str, &str)], message: &str) -> String {
+    let output = child_with(scenario, 30, env);
     let (_stdout, stderr) = text(&output);
     assert!(stderr.contains(message), "stderr:\n{stderr}");
     assert!(!output.status.success());
@@ -625,14 +627,36 @@ fn assert_overflow_named(scenario: &str, message: &str) {
         Some(libc::SIGSEGV),
         "not a bare segfault"
     );
+    stderr
 }
+
+const TASK_OVERFLOW_MESSAGE: &str =
+    "task 'deep diver' overflowed its 64 KiB stack (raise it with Builder::stack_size)";
 
 #[test]
 fn a_task_that_overflows_its_stack_is_named() {
-    assert_overflow_named(
-        "task_overflow",
-        "task 'deep diver' overflowed its 64 KiB stack (raise it with Builder::stack_size)",
-    );
+    assert_overflow_named("task_overflow", &[], TASK_OVERFLOW_MESSAGE);
+}
+
+/// Catches: the SIGSEGV handler not recognising a fault in the guard page
+/// of a stack carved from a region (issue 15): a bare "Segmentation fault".
+#[test]
+fn a_task_that_overflows_a_carved_stack_is_named() {
+    if !yieldloop::reactor::carved_stacks::guard_pages_supported() {
+        eprintln!("skipped: this kernel has no MADV_GUARD_INSTALL (Linux 6.13+)");
+        return;
+    }
+    let env = [("YIELDLOOP_STACKS", "guard")];
+    let stderr = assert_overflow_named("task_overflow", &env, TASK_OVERFLOW_MESSAGE);
+    assert!(stderr.contains("allocator: GuardPages"), "{stderr}");
+}
+
+/// The forced fallback, one mapping per stack, keeps the same message.
+#[test]
+fn a_task_that_overflows_a_mapped_stack_is_named() {
+    let env = [("YIELDLOOP_STACKS", "mmap")];
+    let stderr = assert_overflow_named("task_overflow", &env, TASK_OVERFLOW_MESSAGE);
+    assert!(stderr.contains("allocator: Mappings"), "{stderr}");
 }
 
 fn generator_overflow() {
@@ -645,6 +669,7 @@ fn generator_overflow() {
 fn a_generator_that_overflows_its_stack_is_named() {
     assert_overflow_named(
         "generator_overflow",
+        &[],
         "generator overflowed its 128 KiB stack (raise it with Generator::with_stack_size)",
     );
 }
