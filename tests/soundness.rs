@@ -136,6 +136,7 @@ fn scenario_entry() {
         "generator_overflow" => generator_overflow(),
         "panic_with_backtrace_on_min_stack" => panic_with_backtrace_on_min_stack(),
         "other_segfault" => other_segfault(),
+        "write_into_a_guard_page" => write_into_a_guard_page(),
         "shutdown_10000" => shutdown_10000(),
         "non_text_payload" => non_text_payload(),
         other => panic!("no scenario {other}"),
@@ -712,6 +713,46 @@ fn a_fault_that_is_not_an_overflow_still_crashes() {
         "stderr:\n{stderr}"
     );
     assert!(!stderr.contains("overflowed"), "stderr:\n{stderr}");
+}
+
+/// Carves a stack, writes at its top and just above its guard page (both
+/// must work), then into the guard page, which must fault.
+fn write_into_a_guard_page() {
+    let mut carver = yieldloop::reactor::carved_stacks::Carver::new(64 * 1024).unwrap();
+    let stack = carver.carve().unwrap();
+    let page = 4096;
+    let top = stack.top().get() as *mut u8;
+    let guard = stack.limit().get() as *mut u8;
+    // SAFETY: the carved stack's usable memory is ours and unused: its last
+    // byte and its first byte above the guard page.
+    unsafe {
+        top.sub(1).write_volatile(1);
+        guard.add(page).write_volatile(1);
+    }
+    eprintln!("usable memory written; now the guard page");
+    // SAFETY: none, deliberately: this must fault, killing the child.
+    unsafe { guard.write_volatile(1) };
+}
+
+/// Catches: a region mapped without its guard markers (or with them on the
+/// wrong page): the write would land in the neighbour's stack silently.
+#[test]
+fn a_write_into_a_carved_guard_page_faults() {
+    if !yieldloop::reactor::carved_stacks::guard_pages_supported() {
+        eprintln!("skipped: this kernel has no MADV_GUARD_INSTALL (Linux 6.13+)");
+        return;
+    }
+    let output = child("write_into_a_guard_page");
+    let (_stdout, stderr) = text(&output);
+    assert!(
+        stderr.contains("usable memory written"),
+        "the usable part must be writable; stderr:\n{stderr}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSEGV),
+        "stderr:\n{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------------------
