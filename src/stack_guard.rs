@@ -38,8 +38,9 @@ use std::sync::{Once, OnceLock};
 use corosensei::stack::{DefaultStack, Stack, StackPointer};
 
 /// Coroutine stacks currently mapped by this process, in every loop and
-/// thread: tasks' and generators' alike, since both count against
-/// `vm.max_map_count` (see `reactor::stacks`).
+/// thread: tasks' and generators' alike. Stacks of their own mapping count
+/// against `vm.max_map_count`; stacks carved from a region do not, but are
+/// counted here too (see `reactor::stacks`).
 static LIVE_STACKS: AtomicUsize = AtomicUsize::new(0);
 
 /// Of [`LIVE_STACKS`], how many belong to generators (for error messages).

@@ -365,7 +365,8 @@ fn virtual_time_does_not_jump_while_a_task_is_ready_even_with_io_waiting() {
     );
 }
 
-/// The real ceiling: more sleeping tasks than `vm.max_map_count` allows.
+/// The real ceiling of the per-stack mappings (the fallback allocator): more
+/// sleeping tasks than `vm.max_map_count` allows.
 /// Maps ~32,000 stacks (about 130 MB of touched pages), so it is not part of
 /// the default run: `cargo test --release --test reactor_api -- --ignored`.
 #[test]
@@ -380,7 +381,12 @@ fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
                 return; // no /proc: nothing to check here
             }
             let tasks = ceiling + 100;
-            let mut event_loop = EventLoop::new().unwrap();
+            // The per-stack mappings have the ceiling; guard-page stacks
+            // (the default on Linux 6.13+) do not.
+            let mut event_loop = Builder::new()
+                .stack_allocator(yieldloop::reactor::stacks::StackAllocator::Mappings)
+                .build()
+                .unwrap();
             let (ok, refused, message) = event_loop
                 .run_until_complete(move || {
                     let handles: Vec<_> = (0..tasks)
@@ -395,6 +401,52 @@ fn past_the_map_count_ceiling_spawn_fails_cleanly_and_the_rest_run() {
             assert!(ok > 30_000 || ok + 1 >= ceiling, "only {ok} ran");
             assert!(refused >= 100);
             assert!(message.unwrap().contains("vm.max_map_count"));
+        },
+    );
+}
+
+/// More sleeping tasks alive at once than per-stack mappings allow (about
+/// 32,700 with `vm.max_map_count` = 65,530), all joined. The process's
+/// mappings stay few: a region holds up to a thousand stacks.
+#[test]
+fn forty_thousand_sleeping_tasks_live_at_once_on_guard_pages() {
+    if !yieldloop::reactor::carved_stacks::guard_pages_supported() {
+        eprintln!("skipped: this kernel has no MADV_GUARD_INSTALL (Linux 6.13+)");
+        return;
+    }
+    const TASKS: usize = 40_000;
+    common::within(
+        "40,000 sleeping tasks",
+        std::time::Duration::from_secs(120),
+        || {
+            let mut event_loop = Builder::new()
+                .stack_allocator(yieldloop::reactor::stacks::StackAllocator::GuardPages)
+                .stack_size(64 * 1024)
+                .clock(Clock::new_virtual())
+                .build()
+                .unwrap();
+            let (joined, mappings_while_alive) = event_loop
+                .run_until_complete(|| {
+                    let handles: Vec<_> = (0..TASKS)
+                        .map(|_| spawn("sleeper", || sleep(secs(1.0))))
+                        .collect();
+                    // Every task has started and sleeps: all 40,000 are alive.
+                    sleep(secs(0.5)).unwrap();
+                    let mappings = std::fs::read_to_string("/proc/self/maps")
+                        .map_or(0, |maps| maps.lines().count());
+                    let joined = handles
+                        .into_iter()
+                        .map(|handle| handle.join())
+                        .filter(|result| matches!(result, Ok(Ok(()))))
+                        .count();
+                    (joined, mappings)
+                })
+                .unwrap();
+            assert_eq!(joined, TASKS);
+            assert!(
+                mappings_while_alive < 10_000,
+                "{mappings_while_alive} mappings for {TASKS} stacks"
+            );
         },
     );
 }

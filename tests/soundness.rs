@@ -136,6 +136,7 @@ fn scenario_entry() {
         "generator_overflow" => generator_overflow(),
         "panic_with_backtrace_on_min_stack" => panic_with_backtrace_on_min_stack(),
         "other_segfault" => other_segfault(),
+        "write_into_a_guard_page" => write_into_a_guard_page(),
         "shutdown_10000" => shutdown_10000(),
         "non_text_payload" => non_text_payload(),
         other => panic!("no scenario {other}"),
@@ -610,13 +611,15 @@ fn recurse(depth: u64) -> u64 {
 
 fn task_overflow() {
     let mut event_loop = Builder::new().stack_size(64 * 1024).build().unwrap();
+    // Which allocator made the stack (`YIELDLOOP_STACKS` may choose).
+    eprintln!("allocator: {:?}", event_loop.stack_allocator());
     let _ = event_loop.run_until_complete(|| spawn("deep diver", || recurse(u64::MAX)).join());
 }
 
-/// Runs an overflow scenario and checks it died with `message`, not with a
-/// bare SIGSEGV.
-fn assert_overflow_named(scenario: &str, message: &str) {
-    let output = child(scenario);
+/// Runs an overflow scenario (with `env` added) and checks it died with
+/// `message`, not with a bare SIGSEGV; returns its standard error.
+fn assert_overflow_named(scenario: &str, env: &[(&str, &str)], message: &str) -> String {
+    let output = child_with(scenario, 30, env);
     let (_stdout, stderr) = text(&output);
     assert!(stderr.contains(message), "stderr:\n{stderr}");
     assert!(!output.status.success());
@@ -625,14 +628,36 @@ fn assert_overflow_named(scenario: &str, message: &str) {
         Some(libc::SIGSEGV),
         "not a bare segfault"
     );
+    stderr
 }
+
+const TASK_OVERFLOW_MESSAGE: &str =
+    "task 'deep diver' overflowed its 64 KiB stack (raise it with Builder::stack_size)";
 
 #[test]
 fn a_task_that_overflows_its_stack_is_named() {
-    assert_overflow_named(
-        "task_overflow",
-        "task 'deep diver' overflowed its 64 KiB stack (raise it with Builder::stack_size)",
-    );
+    assert_overflow_named("task_overflow", &[], TASK_OVERFLOW_MESSAGE);
+}
+
+/// Catches: the SIGSEGV handler not recognising a fault in the guard page
+/// of a stack carved from a region (issue 15): a bare "Segmentation fault".
+#[test]
+fn a_task_that_overflows_a_carved_stack_is_named() {
+    if !yieldloop::reactor::carved_stacks::guard_pages_supported() {
+        eprintln!("skipped: this kernel has no MADV_GUARD_INSTALL (Linux 6.13+)");
+        return;
+    }
+    let env = [("YIELDLOOP_STACKS", "guard")];
+    let stderr = assert_overflow_named("task_overflow", &env, TASK_OVERFLOW_MESSAGE);
+    assert!(stderr.contains("allocator: GuardPages"), "{stderr}");
+}
+
+/// The forced fallback, one mapping per stack, keeps the same message.
+#[test]
+fn a_task_that_overflows_a_mapped_stack_is_named() {
+    let env = [("YIELDLOOP_STACKS", "mmap")];
+    let stderr = assert_overflow_named("task_overflow", &env, TASK_OVERFLOW_MESSAGE);
+    assert!(stderr.contains("allocator: Mappings"), "{stderr}");
 }
 
 fn generator_overflow() {
@@ -645,6 +670,7 @@ fn generator_overflow() {
 fn a_generator_that_overflows_its_stack_is_named() {
     assert_overflow_named(
         "generator_overflow",
+        &[],
         "generator overflowed its 128 KiB stack (raise it with Generator::with_stack_size)",
     );
 }
@@ -687,6 +713,46 @@ fn a_fault_that_is_not_an_overflow_still_crashes() {
         "stderr:\n{stderr}"
     );
     assert!(!stderr.contains("overflowed"), "stderr:\n{stderr}");
+}
+
+/// Carves a stack, writes at its top and just above its guard page (both
+/// must work), then into the guard page, which must fault.
+fn write_into_a_guard_page() {
+    let mut carver = yieldloop::reactor::carved_stacks::Carver::new(64 * 1024).unwrap();
+    let stack = carver.carve().unwrap();
+    let page = 4096;
+    let top = stack.top().get() as *mut u8;
+    let guard = stack.limit().get() as *mut u8;
+    // SAFETY: the carved stack's usable memory is ours and unused: its last
+    // byte and its first byte above the guard page.
+    unsafe {
+        top.sub(1).write_volatile(1);
+        guard.add(page).write_volatile(1);
+    }
+    eprintln!("usable memory written; now the guard page");
+    // SAFETY: none, deliberately: this must fault, killing the child.
+    unsafe { guard.write_volatile(1) };
+}
+
+/// Catches: a region mapped without its guard markers (or with them on the
+/// wrong page): the write would land in the neighbour's stack silently.
+#[test]
+fn a_write_into_a_carved_guard_page_faults() {
+    if !yieldloop::reactor::carved_stacks::guard_pages_supported() {
+        eprintln!("skipped: this kernel has no MADV_GUARD_INSTALL (Linux 6.13+)");
+        return;
+    }
+    let output = child("write_into_a_guard_page");
+    let (_stdout, stderr) = text(&output);
+    assert!(
+        stderr.contains("usable memory written"),
+        "the usable part must be writable; stderr:\n{stderr}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSEGV),
+        "stderr:\n{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -106,3 +106,70 @@ fn a_burst_larger_than_the_pool_limit_reuses_its_stacks() {
         assert_eq!(event_loop.pooled_stacks(), pooled);
     });
 }
+
+/// Resident memory of this process, from `/proc/self/status`, in bytes.
+fn resident_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Catches: trimming a guard-page pool without giving the carved stacks'
+/// pages back (`MADV_DONTNEED`). Carved stacks cannot be unmapped one by
+/// one, so that call is the only thing that returns a burst's memory.
+#[test]
+fn trimming_carved_stacks_gives_their_memory_back() {
+    if !yieldloop::reactor::carved_stacks::guard_pages_supported() {
+        eprintln!("skipped: this kernel has no MADV_GUARD_INSTALL (Linux 6.13+)");
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    within("a guard-page pool trimming a burst", DEADLINE, || {
+        const TASKS: usize = 1_000;
+        const TOUCHED: usize = 32 * 1024;
+        let mut event_loop = Builder::new()
+            .clock(Clock::new_virtual())
+            .stack_allocator(yieldloop::reactor::stacks::StackAllocator::GuardPages)
+            .stack_pool_limit(POOL_LIMIT)
+            .build()
+            .unwrap();
+        // Each task dirties 32 KiB of its stack, alive at once: ~32 MB.
+        event_loop
+            .run_until_complete(|| {
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        spawn("toucher", || {
+                            let block = [7u8; TOUCHED];
+                            std::hint::black_box(&block);
+                            yield_now().unwrap();
+                        })
+                    })
+                    .collect();
+                gather(handles)
+            })
+            .unwrap();
+        let after_burst = resident_bytes();
+        // Idle waits, each trimming a batch, until the pool is at its limit.
+        for _ in 0..(TASKS / 100) {
+            let _ = event_loop.call_later(Duration::from_millis(1), || ());
+            event_loop.run_forever().unwrap();
+        }
+        assert!(event_loop.pooled_stacks() <= POOL_LIMIT);
+        let after_trim = resident_bytes();
+        let returned = after_burst.saturating_sub(after_trim);
+        assert!(
+            returned >= TASKS * TOUCHED / 2,
+            "only {returned} bytes went back of the ~{} the burst touched",
+            TASKS * TOUCHED
+        );
+    });
+}

@@ -15,6 +15,7 @@
 //! | `executor` | `run_in_executor` round trip; `call_soon_threadsafe` | tokio (`spawn_blocking`,   |
 //! |          | throughput from another thread (lesson 10)       | `Handle::spawn`), asyncio     |
 //! | `sleep`  | 30,000 tasks sleeping 1 s: wall time, RSS / task | tokio, asyncio                |
+//! | `million`| 100,000 and 1,000,000 sleeping tasks (million.rs)| tokio, asyncio                |
 //! | `net`    | lesson 06's echo server under a load client:     | a tokio echo server           |
 //! |          | msgs/s and CPU per 1,000 msgs at 100 and 1,000   |                               |
 //! |          | connections; 10,000 connections held (C10k)      |                               |
@@ -40,6 +41,7 @@ mod guard;
 mod instrument_cost;
 mod load_client;
 mod micro;
+mod million;
 mod procfs;
 mod python;
 mod reactor;
@@ -105,6 +107,7 @@ enum Section {
     Sync,
     Executor,
     Sleep,
+    Million,
     Net,
     /// Instrumentation compiled in vs out, and debug mode (issue 13).
     Instrument,
@@ -276,6 +279,9 @@ fn main() -> ExitCode {
     }
     if wanted(Section::Sleep) {
         rows.extend(sleep_rows(&settings, &mut notes));
+    }
+    if wanted(Section::Million) {
+        rows.extend(million::rows(&settings, &mut notes));
     }
     if wanted(Section::Net) {
         rows.extend(servers::rows(&settings, &mut notes));
@@ -508,68 +514,11 @@ fn executor_rows(s: &Settings) -> Vec<Row> {
 // ─────────────────────── 3. 30,000 sleeping tasks ────────────────────────
 
 fn sleep_rows(s: &Settings, notes: &mut Vec<String>) -> Vec<Row> {
-    let tasks = SLEEPING_TASKS;
-    // Interleaved rounds, median of each: see `servers.rs` for why.
-    let (mut yl_runs, mut tokio_runs) = (Vec::new(), Vec::new());
-    for round in 1..=s.rounds {
-        progress(&format!(
-            "sleep: {tasks} tasks × 1 s, a fresh child process per runtime, round {round}/{}",
-            s.rounds
-        ));
-        yl_runs.push(sleepers_child(ChildRole::SleepersYieldloop, tasks));
-        tokio_runs.push(sleepers_child(ChildRole::SleepersTokio, tasks));
-    }
-    progress("sleep: asyncio");
-    let asyncio = vec![python::run("sleepers", tasks)
-        .and_then(|line| SleepersResult::parse(&line).ok_or(format!("python3 printed {line:?}")))];
-    let wall = |r: &SleepersResult| r.wall.as_secs_f64();
-    let per_task = |r: &SleepersResult| r.bytes_per_task(tasks);
-    for (name, runs) in [("yieldloop", &yl_runs), ("tokio", &tokio_runs)] {
-        let walls: Vec<String> = runs
-            .iter()
-            .flatten()
-            .map(|r| format!("{:.3}", wall(r)))
-            .collect();
-        notes.push(format!(
-            "{name}, sleeping tasks, every round: {} s",
-            walls.join(" / ")
-        ));
-    }
-    let (yl_wall, tokio_wall) = (median_of(&yl_runs, wall), median_of(&tokio_runs, wall));
-    let (yl_rss, tokio_rss) = (
-        median_of(&yl_runs, per_task),
-        median_of(&tokio_runs, per_task),
-    );
-    vec![
-        Row {
-            measurement: format!(
-                "{} tasks sleeping 1 s: wall time, s",
-                thousands(tasks as f64)
-            ),
-            met: both(&yl_wall, &tokio_wall).map(|(y, t)| y <= t * 1.10),
-            versus_tokio: both(&yl_wall, &tokio_wall).map_or(String::new(), |(y, t)| {
-                format!("{:+.1} %", (y / t - 1.0) * 100.0)
-            }),
-            yieldloop: yl_wall,
-            tokio: tokio_wall,
-            asyncio: Some(median_of(&asyncio, wall)),
-            corosensei: None,
-            format: |v| format!("{v:.3}"),
-            target: "within 10 % of tokio".into(),
-        },
-        Row {
-            measurement: "… resident memory per task, KiB".into(),
-            met: yl_rss.as_ref().ok().map(|y| *y <= 8.0 * 1024.0),
-            versus_tokio: both(&yl_rss, &tokio_rss)
-                .map_or(String::new(), |(y, t)| format!("{:.1}× tokio's", y / t)),
-            yieldloop: yl_rss,
-            tokio: tokio_rss,
-            asyncio: Some(median_of(&asyncio, per_task)),
-            corosensei: None,
-            format: |v| format!("{:.2}", v / 1024.0),
-            target: "≤ 8 KiB".into(),
-        },
-    ]
+    let targets = sleepers::Targets {
+        wall_ratio: 1.10,
+        max_kib_per_task: Some(8.0),
+    };
+    sleepers::rows("sleep", SLEEPING_TASKS, s.rounds, &targets, notes)
 }
 
 /// The median of `figure` over `runs`, or the first run's error.

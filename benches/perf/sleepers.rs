@@ -14,7 +14,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::procfs;
+use crate::{both, median_of, procfs, progress, python, sleepers_child, thousands, ChildRole, Row};
 
 /// One child's figures.
 #[derive(Debug, Clone, Copy)]
@@ -84,4 +84,84 @@ pub fn tokio(tasks: u64) -> io::Result<SleepersResult> {
             }
         })
     })
+}
+
+/// What a pair of sleepers rows is held to.
+pub struct Targets {
+    /// Wall time at most this many times tokio's.
+    pub wall_ratio: f64,
+    /// Resident memory per task at most this many KiB, if there is a limit.
+    pub max_kib_per_task: Option<f64>,
+}
+
+/// Two rows for `tasks` one-second sleepers: wall time and resident memory
+/// per task. yieldloop and tokio run `rounds` interleaved rounds, each in a
+/// fresh child process (median of each; see `servers.rs` for why
+/// interleaved), asyncio one. `section` prefixes progress lines and notes.
+pub fn rows(
+    section: &str,
+    tasks: u64,
+    rounds: usize,
+    targets: &Targets,
+    notes: &mut Vec<String>,
+) -> Vec<Row> {
+    let count = thousands(tasks as f64);
+    let (mut yl_runs, mut tokio_runs) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        progress(&format!(
+            "{section}: {count} tasks × 1 s, a fresh child process per runtime, round {round}/{rounds}"
+        ));
+        yl_runs.push(sleepers_child(ChildRole::SleepersYieldloop, tasks));
+        tokio_runs.push(sleepers_child(ChildRole::SleepersTokio, tasks));
+    }
+    progress(&format!("{section}: asyncio, {count} tasks"));
+    let asyncio = vec![python::run("sleepers", tasks)
+        .and_then(|line| SleepersResult::parse(&line).ok_or(format!("python3 printed {line:?}")))];
+    let wall = |r: &SleepersResult| r.wall.as_secs_f64();
+    let per_task = |r: &SleepersResult| r.bytes_per_task(tasks);
+    for (name, runs) in [("yieldloop", &yl_runs), ("tokio", &tokio_runs)] {
+        let figures: Vec<String> = runs
+            .iter()
+            .flatten()
+            .map(|r| format!("{:.3} s, {:.2} KiB", wall(r), per_task(r) / 1024.0))
+            .collect();
+        notes.push(format!(
+            "{section}: {name}, {count} sleeping tasks, every round: {}",
+            figures.join(" / ")
+        ));
+    }
+    let (yl_wall, tokio_wall) = (median_of(&yl_runs, wall), median_of(&tokio_runs, wall));
+    let (yl_rss, tokio_rss) = (
+        median_of(&yl_runs, per_task),
+        median_of(&tokio_runs, per_task),
+    );
+    let ratio = targets.wall_ratio;
+    let limit = targets.max_kib_per_task;
+    vec![
+        Row {
+            measurement: format!("{count} tasks sleeping 1 s: wall time, s"),
+            met: both(&yl_wall, &tokio_wall).map(|(y, t)| y <= t * ratio),
+            versus_tokio: both(&yl_wall, &tokio_wall).map_or(String::new(), |(y, t)| {
+                format!("{:+.1} %", (y / t - 1.0) * 100.0)
+            }),
+            yieldloop: yl_wall,
+            tokio: tokio_wall,
+            asyncio: Some(median_of(&asyncio, wall)),
+            corosensei: None,
+            format: |v| format!("{v:.3}"),
+            target: format!("within {:.0} % of tokio", (ratio - 1.0) * 100.0),
+        },
+        Row {
+            measurement: "… resident memory per task, KiB".into(),
+            met: limit.and_then(|kib| yl_rss.as_ref().ok().map(|y| *y <= kib * 1024.0)),
+            versus_tokio: both(&yl_rss, &tokio_rss)
+                .map_or(String::new(), |(y, t)| format!("{:.1}× tokio's", y / t)),
+            yieldloop: yl_rss,
+            tokio: tokio_rss,
+            asyncio: Some(median_of(&asyncio, per_task)),
+            corosensei: None,
+            format: |v| format!("{:.2}", v / 1024.0),
+            target: limit.map_or(String::new(), |kib| format!("≤ {kib} KiB")),
+        },
+    ]
 }

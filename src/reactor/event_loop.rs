@@ -61,7 +61,9 @@ use crate::reactor::future::Future;
 use crate::reactor::instrument::{self, WaitOn, WakeCause, LOOP_TARGET, TASK_TARGET};
 use crate::reactor::io_source::{Direction, IoWaiters};
 use crate::reactor::selector::{Event, Interest, Selector, SelectorKind, Wake};
-use crate::reactor::stacks::{StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::reactor::stacks::{
+    StackAllocator, StackPool, DEFAULT_POOL_LIMIT, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
+};
 use crate::reactor::task::{
     self, contain, drop_payload, task_body, Completion, JoinHandle, RestoreCurrent, Task,
     TaskError, TaskState,
@@ -157,6 +159,7 @@ pub(crate) enum Registration {
 pub struct Builder {
     stack_size: usize,
     stack_pool_limit: usize,
+    stack_allocator: Option<StackAllocator>,
     clock: Option<Clock>,
     selector: SelectorKind,
     executor_threads: Option<usize>,
@@ -170,6 +173,7 @@ impl Default for Builder {
         Builder {
             stack_size: DEFAULT_STACK_SIZE,
             stack_pool_limit: DEFAULT_POOL_LIMIT,
+            stack_allocator: None,
             clock: None,
             selector: SelectorKind::default(),
             executor_threads: None,
@@ -209,6 +213,25 @@ impl Builder {
     /// How many stacks of finished tasks to keep for reuse.
     pub fn stack_pool_limit(mut self, stacks: usize) -> Self {
         self.stack_pool_limit = stacks;
+        self
+    }
+
+    /// How task stacks are made: carved from large regions with guard pages
+    /// installed by `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+, no limit
+    /// but memory), or one mapping each (the `vm.max_map_count` ceiling of
+    /// about 32,700 live tasks). Unset, the `YIELDLOOP_STACKS` environment
+    /// variable decides (`guard`, `mmap`, `auto`), else the kernel: guard
+    /// pages where it has them. `build` fails if guard pages are asked for
+    /// and the kernel has none.
+    ///
+    /// ```
+    /// use yieldloop::{reactor::stacks::StackAllocator, Builder};
+    ///
+    /// let event_loop = Builder::new().stack_allocator(StackAllocator::Mappings).build();
+    /// assert_eq!(event_loop.unwrap().stack_allocator(), StackAllocator::Mappings);
+    /// ```
+    pub fn stack_allocator(mut self, allocator: StackAllocator) -> Self {
+        self.stack_allocator = Some(allocator);
         self
     }
 
@@ -278,11 +301,13 @@ impl Builder {
         // bare SIGSEGV (lesson 06's stacks chapter).
         stack_guard::install(Some(task::running_stack));
         task::install_shutdown_hook();
+        let allocator = StackAllocator::resolve(self.stack_allocator)?;
         let selector = self.selector.open()?;
         let clock = self.clock.unwrap_or_else(Clock::real);
         debug!(
             selector = selector.name(),
             stack_size = self.stack_size,
+            ?allocator,
             "event loop created"
         );
         let core = Rc::new_cyclic(|weak| Core {
@@ -295,7 +320,11 @@ impl Builder {
             sources: RefCell::new(Slab::new()),
             watches: Cell::new(0),
             events: RefCell::new(Vec::new()),
-            stacks: RefCell::new(StackPool::new(self.stack_size, self.stack_pool_limit)),
+            stacks: RefCell::new(StackPool::new(
+                self.stack_size,
+                self.stack_pool_limit,
+                allocator,
+            )),
             io_waiters: Cell::new(0),
             registrations: Cell::new(0),
             stopping: Cell::new(false),
@@ -1416,9 +1445,15 @@ impl EventLoop {
         self.core.io_waiters.get()
     }
 
-    /// How many finished tasks' stacks are pooled for reuse.
+    /// How many finished tasks' stacks are pooled for reuse, their memory
+    /// kept (at most the pool's limit after an idle moment).
     pub fn pooled_stacks(&self) -> usize {
         self.core.stacks.borrow().spare()
+    }
+
+    /// How task stacks are made in this loop (see [`Builder::stack_allocator`]).
+    pub fn stack_allocator(&self) -> StackAllocator {
+        self.core.stacks.borrow().allocator()
     }
 
     /// How long task steps took; all zero unless the loop was built with

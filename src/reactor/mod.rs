@@ -12,7 +12,8 @@
 //! |----------------|--------|-----------------------------------------------------|
 //! | [`selector`]   | 06     | Python's `selectors`: epoll/kqueue or select(2)      |
 //! | [`timers`]     | 06     | timers by (deadline, seq), cancellable               |
-//! | [`stacks`]     | 06     | task stacks, pooled; the `vm.max_map_count` ceiling  |
+//! | [`stacks`]     | 06     | task stacks, pooled; which allocator; the old ceiling |
+//! | [`carved_stacks`] | 06  | stacks carved from regions, `MADV_GUARD_INSTALL` guards |
 //! | [`event_loop`] | 06     | the reactor: ready queue, timers, `run_once`         |
 //! | [`task`]       | 06     | tasks, `spawn`, `sleep`, `yield_now`, the thread-local |
 //! | [`io_source`]  | 06     | a descriptor tasks wait on; one waiter per direction |
@@ -30,6 +31,7 @@
 
 pub mod buffered;
 pub mod cancel;
+pub mod carved_stacks;
 pub mod event_loop;
 pub mod future;
 pub mod instrument;

@@ -459,7 +459,8 @@ pub enum TaskError {
     NoStack {
         /// The task's name.
         task: String,
-        /// Why, naming `vm.max_map_count`.
+        /// Why: the `vm.max_map_count` ceiling (per-stack mappings), memory,
+        /// or an absurd size.
         reason: NoStack,
     },
     /// The task was cancelled before it finished: by a request (its
