@@ -53,12 +53,14 @@
 //! g.close(); // unwinds the body's stack
 //! ```
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::fmt;
 
 use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
+use crate::stepping;
 use crate::stack_guard::{self, GeneratorStack, GuardedStack, RunningGenerator};
 
 /// What a suspended body is resumed with: a value (`send`) or an error (`throw`).
@@ -91,6 +93,12 @@ impl<S, Y, E> Co<S, Y, E> {
     /// and wait. Returns what the next `send` passes in, or `Err` with what the
     /// next `throw` raises, so that `?` lets a thrown error end the generator.
     pub fn yield_(&self, value: Y) -> Result<S, E> {
+        // Lesson 11's `--step`: remember where we suspend, for its `p` key.
+        // Off, this is one branch.
+        if stepping::capture_at_yield() {
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            SUSPENDED_AT.with(|cell| *cell.borrow_mut() = Some(backtrace));
+        }
         match self.yielder.suspend(value) {
             Resume::Send(sent) => Ok(sent),
             Resume::Throw(error) => Err(error),
@@ -132,6 +140,12 @@ impl<E: fmt::Display> fmt::Display for GeneratorError<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for GeneratorError<E> {}
 
+thread_local! {
+    /// The backtrace the last generator took as it yielded (only under
+    /// `--step`); `Generator::resume` moves it into the generator.
+    static SUSPENDED_AT: RefCell<Option<std::backtrace::Backtrace>> = const { RefCell::new(None) };
+}
+
 /// The corosensei coroutine under a generator: resumed with a [`Resume`],
 /// suspends with a `Y`, finishes with the body's `Result<R, E>`.
 type Stackful<S, Y, R, E> = Coroutine<Resume<S, E>, Y, Result<R, E>, GeneratorStack>;
@@ -155,6 +169,9 @@ pub struct Generator<S, Y, R = (), E = Infallible> {
     /// Where its stack's guard page is, for the stack-overflow message.
     /// Boxed so that its address stays put while it is running.
     guarded: Box<GuardedStack>,
+    /// Where the body is suspended, as a backtrace, when lesson 11's
+    /// `--step` asked generators to take one at each yield.
+    suspended_at: Option<std::backtrace::Backtrace>,
 }
 
 impl<S, Y, R, E> Generator<S, Y, R, E>
@@ -211,6 +228,7 @@ where
         Ok(Generator {
             coroutine: Some(coroutine),
             guarded,
+            suspended_at: None,
         })
     }
 }
@@ -240,6 +258,13 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
         self.coroutine = None;
     }
 
+    /// Where the body is suspended, as a printed backtrace: only under
+    /// lesson 11's `--step`, which asks every generator to take one when it
+    /// yields.
+    pub(crate) fn suspended_backtrace(&self) -> Option<String> {
+        self.suspended_at.as_ref().map(ToString::to_string)
+    }
+
     /// Whether the generator can no longer be resumed.
     pub fn is_finished(&self) -> bool {
         self.coroutine.as_ref().is_none_or(Coroutine::done)
@@ -255,7 +280,12 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
         };
         let _running = RunningGenerator::enter(&self.guarded);
         match coroutine.resume(input) {
-            CoroutineResult::Yield(value) => Ok(GeneratorState::Yielded(value)),
+            CoroutineResult::Yield(value) => {
+                if stepping::capture_at_yield() {
+                    self.suspended_at = SUSPENDED_AT.with(|cell| cell.borrow_mut().take());
+                }
+                Ok(GeneratorState::Yielded(value))
+            }
             CoroutineResult::Return(Ok(value)) => Ok(GeneratorState::Returned(value)),
             CoroutineResult::Return(Err(error)) => Err(GeneratorError::Raised(error)),
         }
