@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, sleep, spawn, Builder, Clock};
@@ -180,10 +180,14 @@ fn the_ab_timeline(clock: &Clock) -> Result {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 fn main() -> Result {
-    let clock = Args::parse().clock.clock();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    let clock = args.clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
     a_blocking_call(&clock)?;
     a_task_never_joined(&clock)?;

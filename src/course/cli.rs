@@ -201,7 +201,8 @@ pub struct ObserveArgs {
     /// Step through the loop: pause before each iteration and show the ready queue, the timers,
     /// what the selector watches and the timeout (keys: Enter step, t task, c continue, p tasks,
     /// q quit).
-    #[arg(long)]
+    // `global`: in a lesson with subcommands, `--step` may come after the subcommand's name too.
+    #[arg(long, global = true)]
     pub step: bool,
 }
 

@@ -14,8 +14,8 @@ use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
-use crate::reactor::event_loop::Handle;
 use crate::debug::dump::{TaskDump, TaskTree};
+use crate::reactor::event_loop::Handle;
 
 /// Makes SIGUSR1 print the task tree of the loop behind `handle` to
 /// standard error. Call it once, after building the loop.

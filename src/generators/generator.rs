@@ -60,8 +60,8 @@ use std::fmt;
 use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use crate::stepping;
 use crate::stack_guard::{self, GeneratorStack, GuardedStack, RunningGenerator};
+use crate::stepping;
 
 /// What a suspended body is resumed with: a value (`send`) or an error (`throw`).
 enum Resume<S, E> {

@@ -520,7 +520,11 @@ impl Core {
                     if watch.is_some() {
                         let owner = if readable { "add_reader" } else { "add_writer" };
                         let (fd, owner) = (watchers.fd, format!("{owner} callback"));
-                        watches.push(WatchView { fd, readable, owner });
+                        watches.push(WatchView {
+                            fd,
+                            readable,
+                            owner,
+                        });
                     }
                 }
             }
