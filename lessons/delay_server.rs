@@ -294,12 +294,13 @@ fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), Susp
 }
 
 fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
+    let mut event_loop = EventLoop::new()?;
+    // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
+    // Before the first line, so that a script that reads it may signal at once.
+    dump_tasks_on_sigusr1(&event_loop.handle())?;
     let listener = TcpListener::bind(&args.host, args.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?;
-    let mut event_loop = EventLoop::new()?;
-    // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
-    dump_tasks_on_sigusr1(&event_loop.handle())?;
     drop(event_loop.spawn("accept", move || accept_connections(listener)));
     drop(event_loop.spawn("ctrl-c", stop_on_ctrl_c(event_loop.handle())?));
     if let Some(delay) = args.run_for() {
