@@ -130,6 +130,9 @@ thread_local! {
     /// `p` can show where lesson 03's coroutines are suspended (a reactor
     /// task is asked for its backtrace instead, when `p` is pressed).
     static CAPTURE_AT_YIELD: Cell<bool> = const { Cell::new(false) };
+    /// The loop time of the step about to run, which lesson 02–05's loops
+    /// set under `--step`, so that a generator can note since when it waits.
+    static STEP_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
 
 /// Makes every loop started on this thread from now on call `hook`.
@@ -147,6 +150,17 @@ pub(crate) fn installed() -> Option<Rc<dyn StepHook>> {
 #[inline]
 pub(crate) fn capture_at_yield() -> bool {
     CAPTURE_AT_YIELD.with(Cell::get)
+}
+
+/// Under `--step`, a generator loop says at what loop time the step it is
+/// about to run happens.
+pub(crate) fn set_step_time(at: Duration) {
+    STEP_TIME.with(|cell| cell.set(at));
+}
+
+/// The loop time of the running step (see [`set_step_time`]).
+pub(crate) fn step_time() -> Duration {
+    STEP_TIME.with(Cell::get)
 }
 
 #[cfg(test)]

@@ -178,14 +178,16 @@ fn lesson_05_prints_what_its_select_loop_waits_for_and_keeps_serving() {
     let dump = server.wait_for_stderr("timeout:");
     for line in [
         "SIGUSR1: the select loop's state",
-        "a sleeping task",
+        "timers:   1.",
+        " task \"ticker\"\n",
         "selector: fd ",
-        " read  a task",
+        " read  task \"stop_on_ctrl_c\"\n",
+        " read  task \"server\"\n",
     ] {
         assert!(dump.contains(line), "{line:?} missing from:\n{dump}");
     }
     // Three descriptors to read: Ctrl-C's pipe, the listener, the client.
-    assert_eq!(dump.matches(" read  a task").count(), 3, "{dump}");
+    assert_eq!(dump.matches(" read  task ").count(), 3, "{dump}");
     echo(&mut client, b"after");
     drop(client);
     server.stop();

@@ -116,7 +116,7 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
     let first = iteration_03(
         1,
         "0.000",
-        "coroutine 0, coroutine 1",
+        "coroutine \"a\", coroutine \"b\"",
         "(none)",
         "0.000 s (a coroutine is due: do not wait)",
     );
@@ -131,8 +131,8 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
     let second = iteration_03(
         2,
         "0.000",
-        "coroutine 1",
-        "1.000 coroutine 0",
+        "coroutine \"b\"",
+        "1.000 coroutine \"a\"",
         "0.000 s (a coroutine is due: do not wait)",
     );
     let screen = tmux.wait_for("[step] iteration 2");
@@ -145,7 +145,7 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         3,
         "0.000",
         "(empty)",
-        "0.500 coroutine 1\n          1.000 coroutine 0",
+        "0.500 coroutine \"b\"\n          1.000 coroutine \"a\"",
         "0.500 s (until the earliest wake-up)",
     );
     let screen = tmux.wait_for("[step] iteration 3");
@@ -154,7 +154,7 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
     // `t`: the next pause is before the task step, naming the task, and the
     // step has not run yet.
     tmux.send("t");
-    let screen = tmux.wait_for("[step] next: coroutine 1 runs one step");
+    let screen = tmux.wait_for("[step] next: coroutine \"b\" runs one step");
     assert!(
         !screen.contains("b middle"),
         "the step ran before its pause:\n{screen}"
@@ -164,7 +164,7 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         4,
         "0.500",
         "(empty)",
-        "1.000 coroutine 0\n          1.000 coroutine 1",
+        "1.000 coroutine \"a\"\n          1.000 coroutine \"b\"",
         "0.500 s (until the earliest wake-up)",
     );
     let screen = tmux.wait_for("[step] iteration 4");
@@ -173,9 +173,9 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
 
     // `p`: the task tree, with the frame each coroutine is suspended in.
     tmux.send("p");
-    let screen = tmux.wait_for("task 1 \"coroutine 1\"");
+    let screen = tmux.wait_for("task 1 \"b\"");
     assert!(
-        screen.contains("task 0 \"coroutine 0\" (parent none): timer at 1.000"),
+        screen.contains("task 0 \"a\" (parent none): timer at 1.000"),
         "{screen}"
     );
     assert!(

@@ -69,6 +69,17 @@ impl Command {
             _ => None,
         }
     }
+
+    /// The key that gives this command, as the screen shows it.
+    fn key(self) -> &'static str {
+        match self {
+            Command::Step => "Enter",
+            Command::StepTask => "t",
+            Command::Continue => "c",
+            Command::PrintTasks => "p",
+            Command::Quit => "q",
+        }
+    }
 }
 
 /// The help line shown at every pause.
@@ -125,8 +136,13 @@ impl Stepper {
             } else {
                 read_line()
             };
-            // Raw mode (if any) is off again here: plain newlines work.
-            eprintln!();
+            // Neither raw mode nor a script echoes the key: say which it was.
+            // (Raw mode, if any, is off again here: plain newlines work.)
+            let key = match command {
+                Ok(Some(command)) => command.key(),
+                _ => "?",
+            };
+            eprintln!("{key}");
             match command {
                 Ok(Some(Command::Step)) => return self.pace.set(Pace::Iteration),
                 Ok(Some(Command::StepTask)) => return self.pace.set(Pace::Task),

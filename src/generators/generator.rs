@@ -97,7 +97,8 @@ impl<S, Y, E> Co<S, Y, E> {
         // Off, this is one branch.
         if stepping::capture_at_yield() {
             let backtrace = std::backtrace::Backtrace::force_capture();
-            SUSPENDED_AT.with(|cell| *cell.borrow_mut() = Some(backtrace));
+            let since = stepping::step_time();
+            SUSPENDED_AT.with(|cell| *cell.borrow_mut() = Some((backtrace, since)));
         }
         match self.yielder.suspend(value) {
             Resume::Send(sent) => Ok(sent),
@@ -143,8 +144,11 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GeneratorError<E> {}
 thread_local! {
     /// The backtrace the last generator took as it yielded (only under
     /// `--step`); `Generator::resume` moves it into the generator.
-    static SUSPENDED_AT: RefCell<Option<std::backtrace::Backtrace>> = const { RefCell::new(None) };
+    static SUSPENDED_AT: RefCell<Option<Suspension>> = const { RefCell::new(None) };
 }
+
+/// Where a generator suspended (its backtrace) and at what loop time.
+type Suspension = (std::backtrace::Backtrace, std::time::Duration);
 
 /// The corosensei coroutine under a generator: resumed with a [`Resume`],
 /// suspends with a `Y`, finishes with the body's `Result<R, E>`.
@@ -169,9 +173,12 @@ pub struct Generator<S, Y, R = (), E = Infallible> {
     /// Where its stack's guard page is, for the stack-overflow message.
     /// Boxed so that its address stays put while it is running.
     guarded: Box<GuardedStack>,
-    /// Where the body is suspended, as a backtrace, when lesson 11's
-    /// `--step` asked generators to take one at each yield.
-    suspended_at: Option<std::backtrace::Backtrace>,
+    /// Where the body is suspended, as a backtrace, and since what loop
+    /// time, when lesson 11's `--step` asked generators to note it at each yield.
+    suspended_at: Option<Suspension>,
+    /// The body's type name (`_03_run_loop::a::{{closure}}`): free to keep
+    /// (a `&'static str`), and how `--step` tells coroutines apart.
+    body: &'static str,
 }
 
 impl<S, Y, R, E> Generator<S, Y, R, E>
@@ -229,6 +236,7 @@ where
             coroutine: Some(coroutine),
             guarded,
             suspended_at: None,
+            body: std::any::type_name::<F>(),
         })
     }
 }
@@ -262,7 +270,25 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
     /// lesson 11's `--step`, which asks every generator to take one when it
     /// yields.
     pub(crate) fn suspended_backtrace(&self) -> Option<String> {
-        self.suspended_at.as_ref().map(ToString::to_string)
+        let (backtrace, _) = self.suspended_at.as_ref()?;
+        Some(backtrace.to_string())
+    }
+
+    /// Since what loop time it waits (under `--step`; else zero).
+    pub(crate) fn suspended_since(&self) -> std::time::Duration {
+        self.suspended_at
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |(_, since)| *since)
+    }
+
+    /// The function whose body this generator runs, for lesson 11's
+    /// `--step`: `a` for the closure that lesson 03's `fn a()` returns.
+    pub(crate) fn body_name(&self) -> &'static str {
+        let mut name = self.body;
+        while let Some(outer) = name.strip_suffix("::{{closure}}") {
+            name = outer;
+        }
+        name.rsplit("::").next().unwrap_or(name)
     }
 
     /// Whether the generator can no longer be resumed.

@@ -76,13 +76,13 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
 /// `--step` (lesson 11): `run`'s state before it resumes coroutine `next`.
 /// Its only queue is the wake-up times: the ones already due are "ready",
 /// the others are its timers. Coroutines have no names here, so they are
-/// called by their place in the list `run` was given.
+/// called by the function that made them (`coroutine "a"`).
 #[cold]
 fn pause(hook: &dyn StepHook, clock: &Clock, wakes: &[(Duration, Coroutine)], next: usize) {
     let now = clock.now();
     let mut order: Vec<usize> = (0..wakes.len()).collect();
     order.sort_by_key(|&i| wakes[i].0); // stable: ties keep `run`'s order
-    let label = |i: usize| format!("coroutine {i}");
+    let label = |i: usize| format!("coroutine {:?}", wakes[i].1.body_name());
     let (due, sleeping): (Vec<usize>, Vec<usize>) =
         order.into_iter().partition(|&i| wakes[i].0 <= now);
     let timeout = wakes[next].0.saturating_sub(now);
@@ -109,16 +109,18 @@ fn pause(hook: &dyn StepHook, clock: &Clock, wakes: &[(Duration, Coroutine)], ne
         (0..wakes.len())
             .map(|i| TaskSnapshot {
                 id: i as u64,
-                name: label(i),
+                name: wakes[i].1.body_name().to_string(),
                 parent: None,
                 waits_on: WaitOn::Timer {
                     deadline: wakes[i].0,
                 },
-                since: Duration::ZERO,
+                since: wakes[i].1.suspended_since(),
                 backtrace: wakes[i].1.suspended_backtrace(),
             })
             .collect()
     };
+    // The step runs once `run` has slept until `next` is due.
+    stepping::set_step_time(wakes[next].0.max(now));
     hook.before_iteration(&view, &dump);
     hook.before_task_step(&label(next), &dump);
 }

@@ -217,6 +217,7 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
             continue;
         };
         if let Some(hook) = &step_hook {
+            stepping::set_step_time(clock.now());
             let state = LoopState {
                 clock,
                 ready: &ready,
@@ -224,7 +225,7 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
                 to_read: &to_read,
                 to_write: &to_write,
             };
-            hook.before_task_step("the first ready task", &|| state.snapshots(Some(&task)));
+            hook.before_task_step(&label(&task), &|| state.snapshots(Some(&task)));
         }
         let step = match resume_with {
             Ok(()) => task.send(()),
@@ -278,6 +279,11 @@ fn dump_requested() -> bool {
         .is_some_and(|flag| flag.swap(false, Ordering::Relaxed))
 }
 
+/// `task "server"`: a task as `--step` and SIGUSR1 name it (lesson 11).
+fn label(task: &Task) -> String {
+    format!("task {:?}", task.body_name())
+}
+
 /// The loop's state between two turns, for `--step` and SIGUSR1 (lesson 11).
 struct LoopState<'a> {
     clock: &'a Clock,
@@ -289,16 +295,17 @@ struct LoopState<'a> {
 
 impl LoopState<'_> {
     /// Pauses in the debugger, or (no debugger: SIGUSR1) prints the view.
-    /// This loop's tasks have no names: they are shown by what they wait on.
+    /// This loop's tasks have no names: they are called by the function
+    /// that made them (`task "server"`).
     #[cold]
     fn show(&self, hook: Option<&dyn StepHook>) {
         let mut watches: Vec<WatchView> = [(self.to_read, true), (self.to_write, false)]
             .into_iter()
             .flat_map(|(waiting, readable)| {
-                waiting.keys().map(move |&fd| WatchView {
+                waiting.iter().map(move |(&fd, task)| WatchView {
                     fd,
                     readable,
-                    owner: "a task".to_string(),
+                    owner: label(task),
                 })
             })
             .collect();
@@ -324,9 +331,9 @@ impl LoopState<'_> {
             timers: self
                 .sleepers
                 .iter()
-                .map(|(wake, _)| TimerView {
+                .map(|(wake, task)| TimerView {
                     deadline: *wake,
-                    owner: "a sleeping task".to_string(),
+                    owner: label(task),
                 })
                 .collect(),
             watches,
@@ -367,10 +374,10 @@ impl LoopState<'_> {
             .zip(1..)
             .map(|((waits_on, task), id)| TaskSnapshot {
                 id,
-                name: "select task".to_string(),
+                name: task.body_name().to_string(),
                 parent: None,
                 waits_on,
-                since: Duration::ZERO,
+                since: task.suspended_since(),
                 backtrace: task.suspended_backtrace(),
             })
             .collect()
