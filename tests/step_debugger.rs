@@ -179,6 +179,10 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         "{screen}"
     );
     assert!(
+        screen.contains("task 1 \"b\" (parent none): timer at 1.000 since 0.500"),
+        "{screen}"
+    );
+    assert!(
         screen.contains("at _03_run_loop::a::{{closure}}"),
         "{screen}"
     );
