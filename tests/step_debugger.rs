@@ -120,8 +120,8 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         "(none)",
         "0.000 s (a coroutine is due: do not wait)",
     );
-    let screen = tmux.wait_for("[step] iteration 1");
-    assert!(screen.contains(&first), "first screen:\n{screen}");
+    // The whole screen, exactly (waiting for all of it: it is written in parts).
+    let screen = tmux.wait_for(&first);
     assert!(
         !screen.contains("a enter"),
         "nothing may run before the first key:\n{screen}"
@@ -135,8 +135,8 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         "1.000 coroutine \"a\"",
         "0.000 s (a coroutine is due: do not wait)",
     );
-    let screen = tmux.wait_for("[step] iteration 2");
-    assert!(screen.contains(&second), "second screen:\n{screen}");
+    // The whole screen, exactly (waiting for all of it: it is written in parts).
+    let screen = tmux.wait_for(&second);
     assert!(screen.contains("0.000 a enter"), "{screen}");
     assert!(!screen.contains("b enter"), "b ran too early:\n{screen}");
 
@@ -148,8 +148,8 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         "0.500 coroutine \"b\"\n          1.000 coroutine \"a\"",
         "0.500 s (until the earliest wake-up)",
     );
-    let screen = tmux.wait_for("[step] iteration 3");
-    assert!(screen.contains(&third), "third screen:\n{screen}");
+    // The whole screen, exactly (waiting for all of it: it is written in parts).
+    let screen = tmux.wait_for(&third);
 
     // `t`: the next pause is before the task step, naming the task, and the
     // step has not run yet.
@@ -167,13 +167,13 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         "1.000 coroutine \"a\"\n          1.000 coroutine \"b\"",
         "0.500 s (until the earliest wake-up)",
     );
-    let screen = tmux.wait_for("[step] iteration 4");
-    assert!(screen.contains(&fourth), "fourth screen:\n{screen}");
+    // The whole screen, exactly (waiting for all of it: it is written in parts).
+    let screen = tmux.wait_for(&fourth);
     assert!(screen.contains("0.500 b middle"), "{screen}");
 
     // `p`: the task tree, with the frame each coroutine is suspended in.
     tmux.send("p");
-    let screen = tmux.wait_for("task 1 \"b\"");
+    let screen = tmux.wait_for("at _03_run_loop::b::{{closure}}");
     assert!(
         screen.contains("task 0 \"a\" (parent none): timer at 1.000"),
         "{screen}"

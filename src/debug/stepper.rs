@@ -112,7 +112,9 @@ impl StepHook for Stepper {
             return;
         }
         let iteration = self.iterations.replace(self.iterations.get() + 1) + 1;
-        eprint!("\n[step] iteration {iteration}\n{view}");
+        // One write, so that whoever reads the screen never sees half a view.
+        let screen = format!("\n[step] iteration {iteration}\n{view}");
+        eprint!("{screen}");
         self.pause(dump_tasks);
     }
 
@@ -152,7 +154,8 @@ impl Stepper {
                 }
                 Ok(Some(Command::PrintTasks)) => {
                     let tasks = dump_tasks().into_iter().map(TaskDump::from).collect();
-                    eprint!("{}", TaskTree { tasks });
+                    let tree = TaskTree { tasks }.to_string();
+                    eprint!("{tree}"); // one write, as the view's
                 }
                 Ok(Some(Command::Quit)) => {
                     eprintln!("[step] quit (q): stopping here");
