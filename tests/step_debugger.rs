@@ -307,3 +307,13 @@ fn without_step_nothing_pauses_and_nothing_is_shown() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(!err.contains("[step]"), "{err}");
 }
+
+#[test]
+fn lesson_11_says_how_to_step() {
+    let output = common::run_bin(env!("CARGO_BIN_EXE_11-debug"), &["--virtual"]);
+    let out = common::stdout(&output);
+    assert!(
+        out.contains("cargo run --bin 03-run-loop -- --virtual --step"),
+        "{out}"
+    );
+}

@@ -24,6 +24,7 @@ use crate::reactor::event_loop::Handle;
 /// let event_loop = yieldloop::EventLoop::new().unwrap();
 /// yieldloop::debug::signal::dump_tasks_on_sigusr1(&event_loop.handle()).unwrap();
 /// ```
+// ANCHOR: sigusr1
 pub fn dump_tasks_on_sigusr1(handle: &Handle) -> io::Result<()> {
     let (reader, writer) = UnixStream::pair()?;
     reader.set_nonblocking(true)?;
@@ -46,3 +47,4 @@ pub fn dump_tasks_on_sigusr1(handle: &Handle) -> io::Result<()> {
         eprint!("SIGUSR1: the loop's tasks\n{tree}(end of the task tree)\n");
     })
 }
+// ANCHOR_END: sigusr1
