@@ -149,7 +149,7 @@ fn lesson_03_stepped_in_a_terminal_shows_each_iteration_and_runs_to_the_end() {
         "0.500 s (until the earliest wake-up)",
     );
     // The whole screen, exactly (waiting for all of it: it is written in parts).
-    let screen = tmux.wait_for(&third);
+    tmux.wait_for(&third);
 
     // `t`: the next pause is before the task step, naming the task, and the
     // step has not run yet.
