@@ -150,13 +150,7 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
         }
         // Lesson 11: `--step` pauses here, and SIGUSR1 prints the same view.
         if step_hook.is_some() || dump_requested() {
-            let state = LoopState {
-                clock,
-                ready: &ready,
-                sleepers: &sleepers,
-                to_read: &to_read,
-                to_write: &to_write,
-            };
+            let state = LoopState::new(clock, &ready, &sleepers, &to_read, &to_write);
             state.show(step_hook.as_deref());
         }
         if ready.is_empty() {
@@ -218,13 +212,7 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
         };
         if let Some(hook) = &step_hook {
             stepping::set_step_time(clock.now());
-            let state = LoopState {
-                clock,
-                ready: &ready,
-                sleepers: &sleepers,
-                to_read: &to_read,
-                to_write: &to_write,
-            };
+            let state = LoopState::new(clock, &ready, &sleepers, &to_read, &to_write);
             hook.before_task_step(&label(&task), &|| state.snapshots(Some(&task)));
         }
         let step = match resume_with {
@@ -293,7 +281,23 @@ struct LoopState<'a> {
     to_write: &'a HashMap<RawFd, Task>,
 }
 
-impl LoopState<'_> {
+impl<'a> LoopState<'a> {
+    fn new(
+        clock: &'a Clock,
+        ready: &'a VecDeque<(Task, io::Result<()>)>,
+        sleepers: &'a [(Duration, Task)],
+        to_read: &'a HashMap<RawFd, Task>,
+        to_write: &'a HashMap<RawFd, Task>,
+    ) -> Self {
+        LoopState {
+            clock,
+            ready,
+            sleepers,
+            to_read,
+            to_write,
+        }
+    }
+
     /// Pauses in the debugger, or (no debugger: SIGUSR1) prints the view.
     /// This loop's tasks have no names: they are called by the function
     /// that made them (`task "server"`).
