@@ -10,6 +10,10 @@
 //! [`LoopView`] made of plain strings and numbers, and the hook decides what
 //! to do with it.
 //!
+//! What every loop describes its tasks with lives here too, for the same
+//! reason: [`WaitOn`] (what a task waits on) and `TaskSnapshot` (one task,
+//! as `dump_tasks` and the debugger's `p` print it).
+//!
 //! **Cost when off.** The hook is looked up once, when a loop starts (a
 //! thread-local read), and kept in an `Option`: when no debugger is
 //! installed, each iteration and each task step pays one branch on `None`.
@@ -25,7 +29,74 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-pub(crate) use crate::reactor::event_loop::TaskSnapshot;
+/// What a suspended task waits on. The waiting function says it when it
+/// suspends; the loop keeps it for the instrumentation and for
+/// [`crate::EventLoop::dump_tasks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitOn {
+    /// Nothing: running, or queued to run (`yield_now`, just woken, new).
+    Ready,
+    /// A timer (`sleep`), due at this loop time.
+    Timer {
+        /// When it fires, in loop time.
+        deadline: Duration,
+    },
+    /// A descriptor becoming readable or writable.
+    Io {
+        /// The descriptor.
+        fd: RawFd,
+        /// `true`: readable; `false`: writable.
+        readable: bool,
+    },
+    /// Another task finishing (`JoinHandle::join`).
+    Join {
+        /// The joined task's id.
+        task: u64,
+    },
+    /// A future (`gather`, `wait`, a scope, `Future::wait`).
+    Future {
+        /// The function that waits.
+        what: &'static str,
+    },
+    /// A lock, semaphore, event, condition or queue (lesson 09).
+    Sync {
+        /// The function that waits (`Lock::acquire`, `Queue::get`, …).
+        what: &'static str,
+    },
+    /// A function running on the executor's threads (lesson 10).
+    Executor,
+}
+
+impl fmt::Display for WaitOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitOn::Ready => f.write_str("ready"),
+            WaitOn::Timer { deadline } => write!(f, "timer at {:.3}", deadline.as_secs_f64()),
+            WaitOn::Io { fd, readable: true } => write!(f, "fd {fd} readable"),
+            WaitOn::Io {
+                fd,
+                readable: false,
+            } => write!(f, "fd {fd} writable"),
+            WaitOn::Join { task } => write!(f, "join of task {task}"),
+            WaitOn::Future { what } => write!(f, "future ({what})"),
+            WaitOn::Sync { what } => write!(f, "{what}"),
+            WaitOn::Executor => f.write_str("executor"),
+        }
+    }
+}
+
+/// One task as `dump_tasks` sees it (lesson 11).
+#[derive(Debug, Clone)]
+pub(crate) struct TaskSnapshot {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) parent: Option<u64>,
+    pub(crate) waits_on: WaitOn,
+    pub(crate) since: Duration,
+    /// The suspended stack, as `std::backtrace::Backtrace` prints it.
+    pub(crate) backtrace: Option<String>,
+}
 
 /// One pending timer: when it fires and whom it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +181,9 @@ impl fmt::Display for LoopView {
 
 /// Every task of the loop with its backtrace, when the user asks for it
 /// (`p`). Taking a reactor task's backtrace resumes the task, which is why
-/// loops call the hook with nothing borrowed. The snapshot type is the
-/// reactor's (`dump_tasks` prints the same); the earlier loops fill it in
-/// with what they know.
+/// loops call the hook with nothing borrowed. The reactor's `dump_tasks`
+/// makes the same snapshots; the earlier loops fill them in with what they
+/// know.
 pub(crate) type DumpTasks<'a> = &'a dyn Fn() -> Vec<TaskSnapshot>;
 
 /// What a debugger implements; loops call it (see the module doc).

@@ -33,6 +33,20 @@ const RULES: &[(&str, &[&str])] = &[
             "course",
         ],
     ),
+    // Lesson 11's step hook, and what every loop describes its tasks
+    // with: below every loop, so that each of them can call it.
+    (
+        "src/stepping.rs",
+        &[
+            "generators",
+            "select",
+            "reactor",
+            "sync",
+            "executor",
+            "debug",
+            "course",
+        ],
+    ),
     (
         "src/generators",
         &["select", "reactor", "sync", "executor", "debug", "course"],

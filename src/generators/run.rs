@@ -25,7 +25,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorState};
 use crate::generators::request::Request;
-use crate::reactor::instrument::WaitOn;
+use crate::stepping::WaitOn;
 use crate::stepping::{self, LoopView, StepHook, TaskSnapshot, TimerView};
 
 /// A coroutine that `run` can schedule: sent nothing, yields requests.

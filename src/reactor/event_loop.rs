@@ -117,17 +117,8 @@ pub struct StepTimes {
     pub longest_task: Option<String>,
 }
 
-/// One task as `dump_tasks` sees it (lesson 11).
-#[derive(Debug, Clone)]
-pub(crate) struct TaskSnapshot {
-    pub(crate) id: u64,
-    pub(crate) name: String,
-    pub(crate) parent: Option<u64>,
-    pub(crate) waits_on: WaitOn,
-    pub(crate) since: Duration,
-    /// The suspended stack, as `std::backtrace::Backtrace` prints it.
-    pub(crate) backtrace: Option<String>,
-}
+/// One task as `dump_tasks` sees it (lesson 11); defined beside the step hook.
+pub(crate) use crate::stepping::TaskSnapshot;
 
 /// What the ready queue holds: asyncio's `Handle`s.
 enum Runnable {

@@ -52,7 +52,7 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 use crate::generators::request::Request;
-use crate::reactor::instrument::WaitOn;
+use crate::stepping::WaitOn;
 use crate::stepping::{self, LoopView, StepHook, TaskSnapshot, TimerView, WatchView};
 
 /// A task the select loop runs: sent nothing, yields [`Request`]s, may be
@@ -329,9 +329,7 @@ impl<'a> LoopState<'a> {
         let view = LoopView {
             loop_name: "select_loop",
             now,
-            ready: (1..=self.ready.len())
-                .map(|i| format!("ready task {i}"))
-                .collect(),
+            ready: self.ready.iter().map(|(task, _)| label(task)).collect(),
             timers: self
                 .sleepers
                 .iter()
