@@ -317,3 +317,41 @@ fn lesson_11_says_how_to_step() {
         "{out}"
     );
 }
+
+#[test]
+fn lesson_05s_select_loop_steps_too_naming_its_tasks_by_function() {
+    let bin = env!("CARGO_BIN_EXE_05-select-echo");
+    let mut command = Command::new(bin);
+    command
+        .args(["--port", "0", "--seconds", "0.5", "--step"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let what = "`05-select-echo --port 0 --seconds 0.5 --step`";
+    let mut child = common::spawn_within(&mut command, what, common::BIN_DEADLINE);
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(b"\n\n\n\nc\n").expect("writing the keys");
+    drop(stdin);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(child.wait().success(), "{err}");
+    let first = "ready:    task \"stop_on_ctrl_c\", task \"server\", task \"ticker\", \
+                 task \"stop_after\"\ntimers:   (none)\nselector: (nothing watched)\n\
+                 timeout:  0.000 s (tasks are ready: do not wait)\n";
+    assert!(err.contains(first), "{err}");
+    // After four steps: each task waits on what it asked for.
+    let fifth = err
+        .split("[step] iteration 5")
+        .nth(1)
+        .expect("a fifth screen");
+    for line in [
+        "ready:    (empty)\n",
+        " task \"ticker\"\n",
+        " task \"stop_after\"\n",
+        " read  task \"stop_on_ctrl_c\"\n",
+        " read  task \"server\"\n",
+        "(until the earliest sleeper is due)",
+    ] {
+        assert!(fifth.contains(line), "{line:?} missing:\n{fifth}");
+    }
+}
