@@ -527,4 +527,14 @@ mod tests {
         let message = GeneratorError::<String>::Exhausted.to_string();
         assert!(message.contains("StopIteration"), "{message}");
     }
+
+    /// Lesson 03's `fn a() -> Coroutine` style: a function returning its body.
+    fn ticker() -> Generator<(), u32> {
+        Generator::new(|co, ()| co.yield_(1))
+    }
+
+    #[test]
+    fn a_generator_is_named_by_the_function_that_made_it() {
+        assert_eq!(ticker().body_name(), "ticker");
+    }
 }
