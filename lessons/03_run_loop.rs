@@ -24,7 +24,7 @@
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace::{self, TraceInitError};
 use yieldloop::generators::run::{run, Coroutine};
 use yieldloop::{secs, Generator, Request};
@@ -59,10 +59,14 @@ fn b() -> Coroutine {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 fn main() -> Result<(), TraceInitError> {
-    let clock = Args::parse().clock.clock();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    let clock = args.clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
     // ANCHOR: main
     run(&clock, vec![a(), b()]);

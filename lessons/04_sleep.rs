@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace::{self, TraceInitError};
 use yieldloop::generators::run::{run, Coroutine, Yield};
 use yieldloop::println; // like std's, but `| head` ends the program quietly
@@ -106,10 +106,14 @@ fn check_length(request: &str, limit: usize) {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 fn main() -> Result<(), TraceInitError> {
-    let clock = Args::parse().clock.clock();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    let clock = args.clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
 
     println!("part 1: sleep() is a function");

@@ -49,7 +49,7 @@ use clap::Parser;
 mod starting_points;
 use starting_points::StartingPoint;
 use tracing::{info, warn};
-use yieldloop::course::cli::{self, ServerArgs};
+use yieldloop::course::cli::{self, ObserveArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::generators::run::sleep;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
@@ -159,6 +159,8 @@ fn stop_after(delay: Duration, handle: LoopHandle) -> Task {
 struct Args {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
     /// Test aid: hold dummy descriptors so the first client's socket gets this
     /// number (1020 lets four clients in below select(2)'s limit of 1024).
     #[arg(long, hide = true, value_parser = cli::parse_descriptor, allow_negative_numbers = true)]
@@ -179,6 +181,8 @@ fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
     // Ctrl-C is handled from before the first line: a script that reads
     // `listening on` and at once sends SIGINT must find the handler there.
     handle.spawn(stop_on_ctrl_c(handle.clone())?);
+    // Lesson 11: `kill -USR1 <pid>` prints to_read, to_write and the sleepers.
+    select_loop::dump_on_sigusr1()?;
     let listener = net::listen(&args.server.host, args.server.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?; // a script waiting for this line must not wait longer
@@ -205,6 +209,7 @@ fn run_starting_point(which: StartingPoint, clock: &Clock) -> io::Result<()> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
     let result = match args.starting_point {
         None => serve(&args, &Clock::real()),
         Some(which) => run_starting_point(which, &Clock::real()),

@@ -68,8 +68,9 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing::{info, warn};
-use yieldloop::course::cli::{self, ClockArgs, ServerArgs};
+use yieldloop::course::cli::{self, ClockArgs, ObserveArgs, ServerArgs};
 use yieldloop::course::trace;
+use yieldloop::debug::signal::dump_tasks_on_sigusr1;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
     scope, secs, sleep, spawn, yield_now, Builder, Cancelled, Clock, EventLoop, Handle, JoinHandle,
@@ -454,6 +455,8 @@ struct Args {
     /// `--virtual` before the demo's name (`06-reactor --virtual ab`) counts too.
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 #[derive(Subcommand)]
@@ -535,6 +538,8 @@ fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
     let clock = Clock::real();
     trace::init(&clock)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
+    // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
+    dump_tasks_on_sigusr1(&event_loop.handle())?;
     // Ctrl-C is handled from before the first line: a script that reads
     // `listening on` and at once sends SIGINT must find the handler there.
     let ctrl_c = ctrl_c_flag()?;
@@ -657,6 +662,7 @@ fn udp_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
 
 fn main() -> ExitCode {
     let args = parse_args();
+    args.observe.install_stepper(); // lesson 11's `--step`
     let result = match args.demo {
         None => serve(&args.server),
         Some(Demo::Ab { clock }) => ab(args.clock.or(clock).clock()),

@@ -41,8 +41,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::{info, warn};
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
+use yieldloop::debug::signal::dump_tasks_on_sigusr1;
 use yieldloop::{
     gather, scope, secs, sleep, spawn, Builder, Cancelled, Future, Handle, NotInTask, SuspendError,
     TaskError, TcpListener, TcpStream,
@@ -357,11 +358,15 @@ fn serve_page(client: TcpStream, delay: Duration) -> io::Result<()> {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let clock = Args::parse().clock.clock();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    let clock = args.clock.clock();
     if let Err(error) = run(clock) {
         eprintln!("07-tasks: {error}");
         return ExitCode::FAILURE;
@@ -371,7 +376,14 @@ fn main() -> ExitCode {
 
 fn run(clock: yieldloop::Clock) -> Result<()> {
     trace::init(&clock)?;
+    // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
+    // Real time only: a watched descriptor makes the virtual clock give I/O
+    // a grace period before each jump (see the Guarantees page).
+    let on_real_clock = !clock.is_virtual();
     let mut event_loop = Builder::new().clock(clock).build()?;
+    if on_real_clock {
+        dump_tasks_on_sigusr1(&event_loop.handle())?;
+    }
     let listener = TcpListener::bind("127.0.0.1", 0)?; // port 0: any free port
     let server = listener.local_addr()?;
     let delay = secs(0.2);

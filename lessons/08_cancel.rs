@@ -34,7 +34,7 @@ use std::rc::Rc;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::timeline::Timeline;
 use yieldloop::course::trace;
 use yieldloop::{
@@ -236,11 +236,15 @@ fn shielded() -> Result {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let clock = Args::parse().clock.clock();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    let clock = args.clock.clock();
     if let Err(error) = run(clock) {
         eprintln!("08-cancel: {error}");
         return ExitCode::FAILURE;

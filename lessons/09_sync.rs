@@ -37,7 +37,7 @@ use std::rc::Rc;
 
 use clap::{Parser, ValueEnum};
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::timeline::Timeline;
 use yieldloop::course::trace;
 use yieldloop::{now, secs, sleep, spawn, Builder, Clock, Lock, Queue, Semaphore};
@@ -209,6 +209,8 @@ struct Args {
     part: Option<Part>,
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// The lesson's four parts.
@@ -227,6 +229,7 @@ enum Part {
 // ANCHOR: main
 fn main() -> ExitCode {
     let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
     let parts = match args.part {
         Some(part) => vec![part],
         None => vec![Part::Race, Part::Lock, Part::Queue, Part::Semaphore],

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
+use yieldloop::course::cli::ObserveArgs;
 use yieldloop::course::timeline::{side_by_side, Timeline};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
@@ -199,11 +200,15 @@ fn files(handle: &Handle, dir: PathBuf) -> Result {
 
 /// Lesson 10: blocking calls in a task, run_in_executor, DNS, a child process, files.
 #[derive(Parser)]
-struct Args {}
+struct Args {
+    #[command(flatten)]
+    observe: ObserveArgs,
+}
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let _args = Args::parse();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
     if let Err(error) = run() {
         eprintln!("10-executor: {error}");
         return ExitCode::FAILURE;

@@ -18,6 +18,15 @@
 //!
 //! `RUST_LOG=info,yieldloop::task=trace cargo run --bin 11-debug -- --virtual`
 //! adds the loop's own events (spawn, resume, suspend on what, wake why).
+//!
+//! **Stepping.** Every lesson that runs a loop takes `--step`: the loop
+//! stops before each iteration and shows its ready queue, its timers, what
+//! its selector watches and the timeout it is about to use, and why. Enter
+//! runs one iteration, `t` one task step, `c` the rest, `p` prints the task
+//! tree with backtraces, `q` quits. Try lesson 03 first:
+//! `cargo run --bin 03-run-loop -- --virtual --step`.
+//! And a running server (lessons 05–07, the delay-server) prints its tasks
+//! when sent `kill -USR1 <pid>`.
 
 use std::backtrace::Backtrace;
 use std::error::Error;
@@ -26,7 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, sleep, spawn, Builder, Clock};
@@ -180,10 +189,14 @@ fn the_ab_timeline(clock: &Clock) -> Result {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 fn main() -> Result {
-    let clock = Args::parse().clock.clock();
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    let clock = args.clock.clock();
     let timeline = trace::init_with_timeline(&clock)?;
     a_blocking_call(&clock)?;
     a_task_never_joined(&clock)?;
@@ -194,5 +207,10 @@ fn main() -> Result {
     timeline.restart(clock.now());
     the_ab_timeline(&clock)?;
     timeline.print();
+    // Part 5 is yours: the step-through debugger, on any lesson's loop.
+    println!(
+        "\nnow step through a loop yourself: cargo run --bin 03-run-loop -- --virtual --step\n\
+         (Enter: one iteration, t: one task step, c: continue, p: tasks with backtraces, q: quit)"
+    );
     Ok(())
 }

@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing::{info, warn};
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, Builder, Clock, EventLoop, Handle, TimerHandle};
@@ -444,6 +444,8 @@ struct Args {
     demo: Option<Demo>,
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 #[derive(Subcommand)]
@@ -488,6 +490,7 @@ fn cancel(clock: Clock) -> Result<(), Box<dyn Error>> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
     let result = match args.demo {
         None => ab(args.clock.clock()),
         Some(Demo::Cancel { clock }) => cancel(clock.clock()),

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use yieldloop::course::cli::{self, ServerArgs};
+use yieldloop::course::cli::{self, ObserveArgs, ServerArgs};
+use yieldloop::debug::signal::dump_tasks_on_sigusr1;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
     secs, sleep, spawn, wait_for, EventLoop, Handle, SuspendError, TcpListener, TcpStream,
@@ -37,6 +38,8 @@ use yieldloop::{
 struct Args {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// A request head larger than this is refused (431): nothing here needs more.
@@ -291,10 +294,13 @@ fn stop_on_ctrl_c(handle: Handle) -> io::Result<impl FnOnce() -> Result<(), Susp
 }
 
 fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
+    let mut event_loop = EventLoop::new()?;
+    // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
+    // Before the first line, so that a script that reads it may signal at once.
+    dump_tasks_on_sigusr1(&event_loop.handle())?;
     let listener = TcpListener::bind(&args.host, args.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?;
-    let mut event_loop = EventLoop::new()?;
     drop(event_loop.spawn("accept", move || accept_connections(listener)));
     drop(event_loop.spawn("ctrl-c", stop_on_ctrl_c(event_loop.handle())?));
     if let Some(delay) = args.run_for() {
@@ -308,6 +314,7 @@ fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
     match serve(&args.server) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -11,6 +11,7 @@
 //! |------------------|---------|---------------------------------------------------|
 //! | [`clock`]        | 01 on   | real time, or virtual time that jumps (every stage) |
 //! | [`stack_guard`]  | 02 on   | coroutine stacks: their count, the stack-overflow message |
+//! | [`stepping`]     | 11      | the hook every loop calls for `--step` (below every loop, like `clock`) |
 //! | [`generators`]   | 02–04   | generators on `corosensei`, requests, the `run` loop |
 //! | [`select`]       | 05      | select(2) by hand: the loop, `sock_*`, listeners   |
 //! | [`reactor`]      | 06–08   | asyncio's event loop: tasks, timers, selector, futures, cancellation; TCP, UDP, Unix sockets, pipes |
@@ -33,6 +34,7 @@ pub mod generators;
 pub mod reactor;
 pub mod select;
 pub mod stack_guard;
+pub mod stepping;
 pub mod sync;
 
 pub use clock::Clock;

@@ -95,6 +95,68 @@ const OUTPUTS: &[(&str, &str, &[&str])] = &[
 
 const GENERATED: &str = "docs/src/generated";
 
+/// Lessons run with `--step` (lesson 11's chapter shows the screens): (file,
+/// binary, arguments, the keys typed, one a line). Standard output and
+/// standard error go to one pipe, in the order they were written, as on a
+/// terminal.
+const STEPPED: &[(&str, &str, &[&str], &str)] = &[(
+    "11-step-03-run-loop.txt",
+    env!("CARGO_BIN_EXE_03-run-loop"),
+    &["--virtual", "--step"],
+    "\n\n\np\nt\n\nc\n",
+)];
+
+/// What a stepped run shows, with the command first.
+fn stepped_output(binary: &str, args: &[&str], keys: &str) -> String {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+
+    let name = Path::new(binary)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a binary name");
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "exec \"$0\" \"$@\" 2>&1", binary])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let what = common::command_line(binary, args);
+    let mut child = common::spawn_within(&mut command, &what, common::BIN_DEADLINE);
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(keys.as_bytes()).expect("typing the keys");
+    drop(stdin);
+    let mut printed = String::new();
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    stdout
+        .read_to_string(&mut printed)
+        .expect("reading the screen");
+    assert!(child.wait().success(), "{what} failed:\n{printed}");
+    format!("$ cargo run --bin {name} -- {}\n{printed}", args.join(" "))
+}
+
+#[test]
+fn the_book_shows_what_step_shows_now() {
+    let update = std::env::var_os("UPDATE_BOOK_OUTPUTS").is_some();
+    for &(file, binary, args, keys) in STEPPED {
+        let path = Path::new(GENERATED).join(file);
+        let now = stepped_output(binary, args, keys);
+        if update {
+            fs::write(&path, &now).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            let before = fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                before == now,
+                "{} is out of date; run docs/generate-outputs.sh and review the diff. Now:\n{now}",
+                path.display()
+            );
+        }
+    }
+}
+
 /// The file's text: the command, as a learner would type it, then what the
 /// binary printed on standard output.
 fn current_output(binary: &str, args: &[&str]) -> String {
@@ -141,8 +203,9 @@ fn every_generated_file_is_listed_and_shown_in_a_chapter() {
         let name = entry.expect("an entry").file_name();
         let name = name.to_string_lossy();
         assert!(
-            OUTPUTS.iter().any(|&(file, _, _)| file == name),
-            "{GENERATED}/{name} is not made by OUTPUTS: delete it, or list it"
+            OUTPUTS.iter().any(|&(file, _, _)| file == name)
+                || STEPPED.iter().any(|&(file, ..)| file == name),
+            "{GENERATED}/{name} is not made by OUTPUTS or STEPPED: delete it, or list it"
         );
         assert!(
             chapters.contains(&format!("{{{{#include generated/{name}}}}}")),

@@ -194,6 +194,28 @@ impl ClockArgs {
     }
 }
 
+/// The flags that let a learner watch a lesson's loop (lesson 11). Use with
+/// `#[command(flatten)]` in every lesson that runs a loop.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ObserveArgs {
+    /// Step through the loop: pause before each iteration and show the ready queue, the timers,
+    /// what the selector watches and the timeout (keys: Enter step, t task, c continue, p tasks,
+    /// q quit).
+    // `global`: in a lesson with subcommands, `--step` may come after the subcommand's name too.
+    #[arg(long, global = true)]
+    pub step: bool,
+}
+
+impl ObserveArgs {
+    /// With `--step`, installs lesson 11's debugger
+    /// ([`crate::debug::stepper`]) for the loops this thread runs from now on.
+    pub fn install_stepper(&self) {
+        if self.step {
+            crate::debug::stepper::install();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

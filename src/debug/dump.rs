@@ -88,7 +88,10 @@ impl From<TaskSnapshot> for TaskDump {
 
 /// The function names of a captured backtrace, between the capture (inside
 /// the task's suspension point) and `task_body` (where every task starts):
-/// the functions the task itself is in, innermost first.
+/// the functions the task itself is in, innermost first. A generator of
+/// lessons 02–05 (under `--step`, which has each take its backtrace as it
+/// yields) is cut the same way, between `Co::yield_` and the closure of
+/// `Generator::with_stack_size` that starts its body.
 fn suspended_frames(backtrace: &str) -> Vec<String> {
     let names = backtrace.lines().filter_map(|line| {
         // Frame lines look like "  12: crate::module::function".
@@ -99,12 +102,16 @@ fn suspended_frames(backtrace: &str) -> Vec<String> {
     let mut frames = Vec::new();
     let mut inside = false;
     for name in names {
-        if name.contains("yieldloop::reactor::task::task_body") {
+        if name.contains("yieldloop::reactor::task::task_body")
+            || name.contains("yieldloop::generators::generator::Generator<")
+        {
             break;
         }
         if inside && !is_plumbing(&name) {
             frames.push(name);
-        } else if name.contains("CurrentTask::attend") {
+        } else if name.contains("CurrentTask::attend")
+            || name.contains("yieldloop::generators::generator::Co<")
+        {
             inside = true;
         }
     }

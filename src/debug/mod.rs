@@ -10,5 +10,9 @@
 //! | module   | lesson | what it is                                             |
 //! |----------|--------|--------------------------------------------------------|
 //! | [`dump`] | 11     | `EventLoop::dump_tasks`: the task tree, with backtraces |
+//! | [`stepper`] | 11  | `--step`: the step-through debugger (the loops call [`crate::stepping`]) |
+//! | [`signal`] | 11   | SIGUSR1 in the server lessons: the task tree on standard error |
 
 pub mod dump;
+pub mod signal;
+pub mod stepper;

@@ -53,6 +53,7 @@
 //! g.close(); // unwinds the body's stack
 //! ```
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::fmt;
 
@@ -60,6 +61,7 @@ use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::stack_guard::{self, GeneratorStack, GuardedStack, RunningGenerator};
+use crate::stepping;
 
 /// What a suspended body is resumed with: a value (`send`) or an error (`throw`).
 enum Resume<S, E> {
@@ -91,6 +93,13 @@ impl<S, Y, E> Co<S, Y, E> {
     /// and wait. Returns what the next `send` passes in, or `Err` with what the
     /// next `throw` raises, so that `?` lets a thrown error end the generator.
     pub fn yield_(&self, value: Y) -> Result<S, E> {
+        // Lesson 11's `--step`: remember where we suspend, for its `p` key.
+        // Off, this is one branch.
+        if stepping::capture_at_yield() {
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            let since = stepping::step_time();
+            SUSPENDED_AT.with(|cell| *cell.borrow_mut() = Some((backtrace, since)));
+        }
         match self.yielder.suspend(value) {
             Resume::Send(sent) => Ok(sent),
             Resume::Throw(error) => Err(error),
@@ -132,6 +141,15 @@ impl<E: fmt::Display> fmt::Display for GeneratorError<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for GeneratorError<E> {}
 
+thread_local! {
+    /// The backtrace the last generator took as it yielded (only under
+    /// `--step`); `Generator::resume` moves it into the generator.
+    static SUSPENDED_AT: RefCell<Option<Suspension>> = const { RefCell::new(None) };
+}
+
+/// Where a generator suspended (its backtrace) and at what loop time.
+type Suspension = (std::backtrace::Backtrace, std::time::Duration);
+
 /// The corosensei coroutine under a generator: resumed with a [`Resume`],
 /// suspends with a `Y`, finishes with the body's `Result<R, E>`.
 type Stackful<S, Y, R, E> = Coroutine<Resume<S, E>, Y, Result<R, E>, GeneratorStack>;
@@ -155,6 +173,12 @@ pub struct Generator<S, Y, R = (), E = Infallible> {
     /// Where its stack's guard page is, for the stack-overflow message.
     /// Boxed so that its address stays put while it is running.
     guarded: Box<GuardedStack>,
+    /// Where the body is suspended, as a backtrace, and since what loop
+    /// time, when lesson 11's `--step` asked generators to note it at each yield.
+    suspended_at: Option<Suspension>,
+    /// The body's type name (`_03_run_loop::a::{{closure}}`): free to keep
+    /// (a `&'static str`), and how `--step` tells coroutines apart.
+    body: &'static str,
 }
 
 impl<S, Y, R, E> Generator<S, Y, R, E>
@@ -211,6 +235,8 @@ where
         Ok(Generator {
             coroutine: Some(coroutine),
             guarded,
+            suspended_at: None,
+            body: std::any::type_name::<F>(),
         })
     }
 }
@@ -240,6 +266,31 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
         self.coroutine = None;
     }
 
+    /// Where the body is suspended, as a printed backtrace: only under
+    /// lesson 11's `--step`, which asks every generator to take one when it
+    /// yields.
+    pub(crate) fn suspended_backtrace(&self) -> Option<String> {
+        let (backtrace, _) = self.suspended_at.as_ref()?;
+        Some(backtrace.to_string())
+    }
+
+    /// Since what loop time it waits (under `--step`; else zero).
+    pub(crate) fn suspended_since(&self) -> std::time::Duration {
+        self.suspended_at
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |(_, since)| *since)
+    }
+
+    /// The function whose body this generator runs, for lesson 11's
+    /// `--step`: `a` for the closure that lesson 03's `fn a()` returns.
+    pub(crate) fn body_name(&self) -> &'static str {
+        let mut name = self.body;
+        while let Some(outer) = name.strip_suffix("::{{closure}}") {
+            name = outer;
+        }
+        name.rsplit("::").next().unwrap_or(name)
+    }
+
     /// Whether the generator can no longer be resumed.
     pub fn is_finished(&self) -> bool {
         self.coroutine.as_ref().is_none_or(Coroutine::done)
@@ -255,7 +306,12 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
         };
         let _running = RunningGenerator::enter(&self.guarded);
         match coroutine.resume(input) {
-            CoroutineResult::Yield(value) => Ok(GeneratorState::Yielded(value)),
+            CoroutineResult::Yield(value) => {
+                if stepping::capture_at_yield() {
+                    self.suspended_at = SUSPENDED_AT.with(|cell| cell.borrow_mut().take());
+                }
+                Ok(GeneratorState::Yielded(value))
+            }
             CoroutineResult::Return(Ok(value)) => Ok(GeneratorState::Returned(value)),
             CoroutineResult::Return(Err(error)) => Err(GeneratorError::Raised(error)),
         }
@@ -470,5 +526,15 @@ mod tests {
     fn exhausted_reads_like_stop_iteration() {
         let message = GeneratorError::<String>::Exhausted.to_string();
         assert!(message.contains("StopIteration"), "{message}");
+    }
+
+    /// Lesson 03's `fn a() -> Coroutine` style: a function returning its body.
+    fn ticker() -> Generator<(), u32> {
+        Generator::new(|co, ()| co.yield_(1))
+    }
+
+    #[test]
+    fn a_generator_is_named_by_the_function_that_made_it() {
+        assert_eq!(ticker().body_name(), "ticker");
     }
 }

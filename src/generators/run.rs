@@ -25,6 +25,8 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorState};
 use crate::generators::request::Request;
+use crate::stepping::WaitOn;
+use crate::stepping::{self, LoopView, StepHook, TaskSnapshot, TimerView};
 
 /// A coroutine that `run` can schedule: sent nothing, yields requests.
 pub type Coroutine = Generator<(), Request>;
@@ -50,8 +52,13 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
     let start = clock.now();
     let mut wakes: Vec<(Duration, Coroutine)> =
         coroutines.into_iter().map(|c| (start, c)).collect();
+    // Lesson 11's `--step` debugger, if installed (off: one branch a turn).
+    let step_hook = stepping::installed();
 
     while let Some(i) = (0..wakes.len()).min_by_key(|&i| wakes[i].0) {
+        if let Some(hook) = &step_hook {
+            pause(hook.as_ref(), clock, &wakes, i);
+        }
         clock.sleep_until(wakes[i].0);
         match wakes[i].1.send(()) {
             Ok(GeneratorState::Yielded(Request::Sleep(delay))) => wakes[i].0 = clock.now() + delay,
@@ -65,6 +72,58 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
     }
 }
 // ANCHOR_END: run
+
+/// `--step` (lesson 11): `run`'s state before it resumes coroutine `next`.
+/// Its only queue is the wake-up times: the ones already due are "ready",
+/// the others are its timers. Coroutines have no names here, so they are
+/// called by the function that made them (`coroutine "a"`).
+#[cold]
+fn pause(hook: &dyn StepHook, clock: &Clock, wakes: &[(Duration, Coroutine)], next: usize) {
+    let now = clock.now();
+    let mut order: Vec<usize> = (0..wakes.len()).collect();
+    order.sort_by_key(|&i| wakes[i].0); // stable: ties keep `run`'s order
+    let label = |i: usize| format!("coroutine {:?}", wakes[i].1.body_name());
+    let (due, sleeping): (Vec<usize>, Vec<usize>) =
+        order.into_iter().partition(|&i| wakes[i].0 <= now);
+    let timeout = wakes[next].0.saturating_sub(now);
+    let view = LoopView {
+        loop_name: "run",
+        now,
+        ready: due.into_iter().map(label).collect(),
+        timers: sleeping
+            .into_iter()
+            .map(|i| TimerView {
+                deadline: wakes[i].0,
+                owner: label(i),
+            })
+            .collect(),
+        watches: Vec::new(),
+        timeout: Some(timeout),
+        why: if timeout.is_zero() {
+            "a coroutine is due: do not wait"
+        } else {
+            "until the earliest wake-up"
+        },
+    };
+    let dump = || {
+        (0..wakes.len())
+            .map(|i| TaskSnapshot {
+                id: i as u64,
+                name: wakes[i].1.body_name().to_string(),
+                parent: None,
+                waits_on: WaitOn::Timer {
+                    deadline: wakes[i].0,
+                },
+                since: wakes[i].1.suspended_since(),
+                backtrace: wakes[i].1.suspended_backtrace(),
+            })
+            .collect()
+    };
+    // The step runs once `run` has slept until `next` is due.
+    stepping::set_step_time(wakes[next].0.max(now));
+    hook.before_iteration(&view, &dump);
+    hook.before_task_step(&label(next), &dump);
+}
 
 /// Suspends the calling coroutine for `delay`: the request hidden behind a
 /// function, as lesson 04 teaches. A plain call, not `yield from`.

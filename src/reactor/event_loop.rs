@@ -71,6 +71,7 @@ use crate::reactor::task::{
 use crate::reactor::timers::{TimerId, Timers};
 use crate::reactor::watch::{FdWatch, Watchers};
 use crate::stack_guard::{self, GuardedStack};
+use crate::stepping::{self, LoopView, StepHook, TimerView, WatchView};
 
 /// On a virtual clock, how long the loop waits in real time for I/O before it
 /// jumps to the next timer, when a task waits on I/O (see `wait_for_events`
@@ -118,17 +119,8 @@ pub struct StepTimes {
     pub longest_task: Option<String>,
 }
 
-/// One task as `dump_tasks` sees it (lesson 11).
-#[derive(Debug, Clone)]
-pub(crate) struct TaskSnapshot {
-    pub(crate) id: u64,
-    pub(crate) name: String,
-    pub(crate) parent: Option<u64>,
-    pub(crate) waits_on: WaitOn,
-    pub(crate) since: Duration,
-    /// The suspended stack, as `std::backtrace::Backtrace` prints it.
-    pub(crate) backtrace: Option<String>,
-}
+/// One task as `dump_tasks` sees it (lesson 11); defined beside the step hook.
+pub(crate) use crate::stepping::TaskSnapshot;
 
 /// What the ready queue holds: asyncio's `Handle`s.
 enum Runnable {
@@ -341,6 +333,7 @@ impl Builder {
             attention: Cell::new(false),
             capture: Cell::new(false),
             captured: RefCell::new(None),
+            step_hook: stepping::installed(),
         });
         Ok(EventLoop { core })
     }
@@ -417,6 +410,10 @@ pub(crate) struct Core {
     /// `dump_tasks`' request, and the backtrace the task answered with.
     capture: Cell<bool>,
     captured: RefCell<Option<std::backtrace::Backtrace>>,
+    /// Lesson 11's `--step` debugger, if one was installed when the loop
+    /// was built: called before each iteration and each task step. `None`
+    /// costs one branch at each of those two places.
+    step_hook: Option<Rc<dyn StepHook>>,
 }
 
 impl Core {
@@ -445,6 +442,10 @@ impl Core {
             why = instrument::timeout_reason(ready, deadline),
             "iteration"
         );
+        // Lesson 11's `--step`: pause here and show all of the above.
+        if let Some(hook) = &self.step_hook {
+            self.pause_before_iteration(hook.as_ref(), timeout, deadline);
+        }
 
         // 2. Wait for I/O (selector.select), and put every task whose
         //    descriptor is ready on the ready queue (_process_events).
@@ -473,7 +474,13 @@ impl Core {
         for _ in 0..ntodo {
             let next = self.ready.borrow_mut().pop_front();
             match next {
-                Some(Runnable::Task(key)) => self.step(key),
+                Some(Runnable::Task(key)) => {
+                    if let Some(hook) = &self.step_hook {
+                        let task = self.step_label(key);
+                        hook.before_task_step(&task, &|| self.snapshot_tasks(true));
+                    }
+                    self.step(key)
+                }
                 Some(Runnable::Callback(callback)) => contain(&"a callback", callback),
                 None => break,
             }
@@ -481,6 +488,94 @@ impl Core {
         Ok(())
     }
     // ANCHOR_END: run_once
+
+    /// `--step` (lesson 11): shows the debugger the ready queue, the
+    /// timers, what the selector watches and the timeout. The view is built
+    /// first and every borrow let go before the hook runs, because the hook
+    /// may take backtraces, which resumes tasks.
+    #[cold]
+    fn pause_before_iteration(
+        &self,
+        hook: &dyn StepHook,
+        timeout: Option<Duration>,
+        deadline: Option<Duration>,
+    ) {
+        let ready: Vec<Option<usize>> = self
+            .ready
+            .borrow()
+            .iter()
+            .map(|runnable| match runnable {
+                Runnable::Task(key) => Some(*key),
+                Runnable::Callback(_) => None,
+            })
+            .collect();
+        let timers: Vec<(Duration, Option<usize>)> = self
+            .timers
+            .borrow()
+            .iter()
+            .map(|(id, action)| match action {
+                TimerAction::Wake(key) => (id.deadline, Some(*key)),
+                TimerAction::Call(_) => (id.deadline, None),
+            })
+            .collect();
+        let owner = |key: Option<usize>| match key {
+            Some(key) => self.step_label(key),
+            None => "callback".to_string(),
+        };
+        let mut watches: Vec<WatchView> = self
+            .tasks
+            .borrow()
+            .iter()
+            .filter_map(|(_, task)| match task.waits_on.get() {
+                WaitOn::Io { fd, readable } => Some(WatchView {
+                    fd,
+                    readable,
+                    owner: format!("task {} {:?}", task.id, task.name),
+                }),
+                _ => None,
+            })
+            .collect();
+        for (_, record) in self.sources.borrow().iter() {
+            if let Registration::Callbacks(watchers) = record {
+                for (readable, watch) in [(true, &watchers.reader), (false, &watchers.writer)] {
+                    if watch.is_some() {
+                        let owner = if readable { "add_reader" } else { "add_writer" };
+                        let (fd, owner) = (watchers.fd, format!("{owner} callback"));
+                        watches.push(WatchView {
+                            fd,
+                            readable,
+                            owner,
+                        });
+                    }
+                }
+            }
+        }
+        let ready_count = ready.len();
+        let view = LoopView {
+            loop_name: "reactor",
+            now: self.clock.now(),
+            ready: ready.into_iter().map(owner).collect(),
+            timers: timers
+                .into_iter()
+                .map(|(deadline, key)| TimerView {
+                    deadline,
+                    owner: owner(key),
+                })
+                .collect(),
+            watches,
+            timeout,
+            why: instrument::timeout_reason(ready_count, deadline),
+        };
+        hook.before_iteration(&view, &|| self.snapshot_tasks(true));
+    }
+
+    /// `task 2 "b"`: how `--step` names a task.
+    fn step_label(&self, key: usize) -> String {
+        match self.tasks.borrow().get(key) {
+            Some(task) => format!("task {} {:?}", task.id, task.name),
+            None => format!("(finished task, key {key})"),
+        }
+    }
 
     // ANCHOR: wait_for_events
     /// Step 2 of `run_once`: block in the selector for at most `timeout`.

@@ -34,7 +34,6 @@
 //! [`crate::reactor::task`] for why that matters).
 
 use std::fmt;
-use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::reactor::task::TaskState;
@@ -86,44 +85,11 @@ pub(crate) fn task_span(id: u64, name: &str, parent: Option<u64>) -> tracing::Sp
     }
 }
 
-/// What a suspended task waits on. The waiting function says it when it
-/// suspends; the loop keeps it for the instrumentation and for
-/// [`crate::EventLoop::dump_tasks`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WaitOn {
-    /// Nothing: running, or queued to run (`yield_now`, just woken, new).
-    Ready,
-    /// A timer (`sleep`), due at this loop time.
-    Timer {
-        /// When it fires, in loop time.
-        deadline: Duration,
-    },
-    /// A descriptor becoming readable or writable.
-    Io {
-        /// The descriptor.
-        fd: RawFd,
-        /// `true`: readable; `false`: writable.
-        readable: bool,
-    },
-    /// Another task finishing (`JoinHandle::join`).
-    Join {
-        /// The joined task's id.
-        task: u64,
-    },
-    /// A future (`gather`, `wait`, a scope, `Future::wait`).
-    Future {
-        /// The function that waits.
-        what: &'static str,
-    },
-    /// A lock, semaphore, event, condition or queue (lesson 09).
-    Sync {
-        /// The function that waits (`Lock::acquire`, `Queue::get`, …).
-        what: &'static str,
-    },
-    /// A function running on the executor's threads (lesson 10).
-    Executor,
-}
+/// What a suspended task waits on: defined beside the step hook
+/// ([`crate::stepping`]), below every loop, because lessons 03 and 05's
+/// loops describe their coroutines with it too; its reactor-only method
+/// (`state`) is here.
+pub use crate::stepping::WaitOn;
 
 impl WaitOn {
     /// What wake-ups may end this wait (the loop's coarser view).
@@ -133,24 +99,6 @@ impl WaitOn {
             WaitOn::Ready => TaskState::Runnable,
             WaitOn::Io { .. } => TaskState::WaitingIo,
             _ => TaskState::Waiting,
-        }
-    }
-}
-
-impl fmt::Display for WaitOn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WaitOn::Ready => f.write_str("ready"),
-            WaitOn::Timer { deadline } => write!(f, "timer at {:.3}", deadline.as_secs_f64()),
-            WaitOn::Io { fd, readable: true } => write!(f, "fd {fd} readable"),
-            WaitOn::Io {
-                fd,
-                readable: false,
-            } => write!(f, "fd {fd} writable"),
-            WaitOn::Join { task } => write!(f, "join of task {task}"),
-            WaitOn::Future { what } => write!(f, "future ({what})"),
-            WaitOn::Sync { what } => write!(f, "{what}"),
-            WaitOn::Executor => f.write_str("executor"),
         }
     }
 }

@@ -84,6 +84,11 @@ impl<T> Timers<T> {
         std::mem::take(&mut self.entries).into_values().collect()
     }
 
+    /// Every pending timer, in firing order (for lesson 11's `--step`).
+    pub fn iter(&self) -> impl Iterator<Item = (&TimerId, &T)> {
+        self.entries.iter()
+    }
+
     /// Whether no timer is pending.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -41,6 +41,8 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -50,6 +52,8 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 use crate::generators::request::Request;
+use crate::stepping::WaitOn;
+use crate::stepping::{self, LoopView, StepHook, TaskSnapshot, TimerView, WatchView};
 
 /// A task the select loop runs: sent nothing, yields [`Request`]s, may be
 /// thrown an `io::Error` (a refused request), and may end with one.
@@ -136,11 +140,18 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
     // an `FdSet` cannot fail.
     let mut to_read: HashMap<RawFd, Task> = HashMap::new();
     let mut to_write: HashMap<RawFd, Task> = HashMap::new();
+    // Lesson 11's `--step` debugger, if installed (off: one branch a turn).
+    let step_hook = stepping::installed();
 
     loop {
         ready.extend(handle.take_spawned().into_iter().map(|task| (task, Ok(()))));
         if handle.is_stopping() {
             return Ok(()); // dropping the maps drops every task still waiting
+        }
+        // Lesson 11: `--step` pauses here, and SIGUSR1 prints the same view.
+        if step_hook.is_some() || dump_requested() {
+            let state = LoopState::new(clock, &ready, &sleepers, &to_read, &to_write);
+            state.show(step_hook.as_deref());
         }
         if ready.is_empty() {
             if sleepers.is_empty() && to_read.is_empty() && to_write.is_empty() {
@@ -199,6 +210,11 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
         let Some((mut task, resume_with)) = ready.pop_front() else {
             continue;
         };
+        if let Some(hook) = &step_hook {
+            stepping::set_step_time(clock.now());
+            let state = LoopState::new(clock, &ready, &sleepers, &to_read, &to_write);
+            hook.before_task_step(&label(&task), &|| state.snapshots(Some(&task)));
+        }
         let step = match resume_with {
             Ok(()) => task.send(()),
             Err(refused) => task.throw(refused),
@@ -230,6 +246,145 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
     }
 }
 // ANCHOR_END: loop
+
+/// Set by SIGUSR1 once [`dump_on_sigusr1`] registered it: the handler only
+/// stores `true`; the loop prints at the top of its next turn (select(2)
+/// returns `EINTR` when a signal arrives, so that turn comes at once).
+static DUMP_REQUESTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Makes `kill -USR1 <pid>` print the loop's state (ready tasks, sleepers,
+/// `to_read`, `to_write`) to standard error, between two turns (lesson 11).
+pub fn dump_on_sigusr1() -> io::Result<()> {
+    let flag = DUMP_REQUESTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, flag.clone())?;
+    Ok(())
+}
+
+/// Whether SIGUSR1 came since the last turn (and forget it).
+fn dump_requested() -> bool {
+    DUMP_REQUESTED
+        .get()
+        .is_some_and(|flag| flag.swap(false, Ordering::Relaxed))
+}
+
+/// `task "server"`: a task as `--step` and SIGUSR1 name it (lesson 11).
+fn label(task: &Task) -> String {
+    format!("task {:?}", task.body_name())
+}
+
+/// The loop's state between two turns, for `--step` and SIGUSR1 (lesson 11).
+struct LoopState<'a> {
+    clock: &'a Clock,
+    ready: &'a VecDeque<(Task, io::Result<()>)>,
+    sleepers: &'a [(Duration, Task)],
+    to_read: &'a HashMap<RawFd, Task>,
+    to_write: &'a HashMap<RawFd, Task>,
+}
+
+impl<'a> LoopState<'a> {
+    fn new(
+        clock: &'a Clock,
+        ready: &'a VecDeque<(Task, io::Result<()>)>,
+        sleepers: &'a [(Duration, Task)],
+        to_read: &'a HashMap<RawFd, Task>,
+        to_write: &'a HashMap<RawFd, Task>,
+    ) -> Self {
+        LoopState {
+            clock,
+            ready,
+            sleepers,
+            to_read,
+            to_write,
+        }
+    }
+
+    /// Pauses in the debugger, or (no debugger: SIGUSR1) prints the view.
+    /// This loop's tasks have no names: they are called by the function
+    /// that made them (`task "server"`).
+    #[cold]
+    fn show(&self, hook: Option<&dyn StepHook>) {
+        let mut watches: Vec<WatchView> = [(self.to_read, true), (self.to_write, false)]
+            .into_iter()
+            .flat_map(|(waiting, readable)| {
+                waiting.iter().map(move |(&fd, task)| WatchView {
+                    fd,
+                    readable,
+                    owner: label(task),
+                })
+            })
+            .collect();
+        watches.sort_by_key(|watch| (watch.fd, !watch.readable));
+        let now = self.clock.now();
+        let earliest = self.sleepers.first().map(|(wake, _)| *wake);
+        let (timeout, why) = if !self.ready.is_empty() {
+            (Some(Duration::ZERO), "tasks are ready: do not wait")
+        } else if let Some(wake) = earliest {
+            (
+                Some(wake.saturating_sub(now)),
+                "until the earliest sleeper is due",
+            )
+        } else {
+            (None, "no sleepers: until a descriptor is ready")
+        };
+        let view = LoopView {
+            loop_name: "select_loop",
+            now,
+            ready: self.ready.iter().map(|(task, _)| label(task)).collect(),
+            timers: self
+                .sleepers
+                .iter()
+                .map(|(wake, task)| TimerView {
+                    deadline: *wake,
+                    owner: label(task),
+                })
+                .collect(),
+            watches,
+            timeout,
+            why,
+        };
+        match hook {
+            Some(hook) => hook.before_iteration(&view, &|| self.snapshots(None)),
+            None => eprint!("SIGUSR1: the select loop's state\n{view}"),
+        }
+    }
+
+    /// Every task the loop holds, for the debugger's `p` (with `running`,
+    /// the one just taken off the ready queue).
+    fn snapshots(&self, running: Option<&Task>) -> Vec<TaskSnapshot> {
+        let ready = running
+            .into_iter()
+            .chain(self.ready.iter().map(|(task, _)| task))
+            .map(|task| (WaitOn::Ready, task));
+        let sleeping = self.sleepers.iter().map(|(deadline, task)| {
+            (
+                WaitOn::Timer {
+                    deadline: *deadline,
+                },
+                task,
+            )
+        });
+        let io = [(self.to_read, true), (self.to_write, false)]
+            .into_iter()
+            .flat_map(|(waiting, readable)| {
+                waiting
+                    .iter()
+                    .map(move |(&fd, task)| (WaitOn::Io { fd, readable }, task))
+            });
+        ready
+            .chain(sleeping)
+            .chain(io)
+            .zip(1..)
+            .map(|((waits_on, task), id)| TaskSnapshot {
+                id,
+                name: task.body_name().to_string(),
+                parent: None,
+                waits_on,
+                since: task.suspended_since(),
+                backtrace: task.suspended_backtrace(),
+            })
+            .collect()
+    }
+}
 
 // ANCHOR: limit
 /// Whether the loop can file `asked`, a wait on `fd`: select(2) can watch
