@@ -24,8 +24,8 @@
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
-use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
+use yieldloop::course::trace;
 use yieldloop::generators::run::{run, Coroutine};
 use yieldloop::{secs, Generator, Request};
 
@@ -59,14 +59,19 @@ fn b() -> Coroutine {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
-fn main() -> Result<(), TraceInitError> {
-    let clock = Args::parse().clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let clock = args.clock.clock();
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
     // ANCHOR: main
     run(&clock, vec![a(), b()]);
     // ANCHOR_END: main
     timeline.print();
+    observer.finish()?;
     Ok(())
 }

@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
-use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
+use yieldloop::course::trace;
 use yieldloop::generators::run::{run, Coroutine, Yield};
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, Generator, Request};
@@ -106,11 +106,15 @@ fn check_length(request: &str, limit: usize) {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
-fn main() -> Result<(), TraceInitError> {
-    let clock = Args::parse().clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let clock = args.clock.clock();
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
 
     println!("part 1: sleep() is a function");
     run(&clock, vec![foo()]);

@@ -1,5 +1,5 @@
 //! Flags that several lessons share. Introduced by lesson 01 (`--virtual`); lesson 05
-//! adds the server contract.
+//! adds the server contract; lesson 11 the timelines ([`ObserveArgs`]).
 //!
 //! Lessons 05 and 06 (and the tests and benchmarks that drive them) start a
 //! server with `--host`, `--port` and `--seconds`, and read its first line of
@@ -191,6 +191,33 @@ impl ClockArgs {
     /// The clock the flags ask for.
     pub fn clock(&self) -> crate::Clock {
         crate::Clock::choose(self.virtual_time)
+    }
+}
+
+/// The flags that show what a run's tasks did, on every lesson that runs a
+/// loop (lesson 11, "Reading a timeline"). Use with `#[command(flatten)]`,
+/// then hand it to [`crate::course::trace::init_observed`] and call
+/// [`Observer::finish`](crate::course::trace::Observer::finish) after the run.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ObserveArgs {
+    /// After the run, print a timeline of the tasks: one row per task, one character per
+    /// state (running, ready, waiting on a timer, on I/O, on a task/lock/queue/event/executor,
+    /// cancelled), a time axis and a legend.
+    #[arg(long)]
+    pub timeline: bool,
+    /// Write the same timeline as an SVG picture to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub timeline_svg: Option<std::path::PathBuf>,
+    /// Write the run as Chrome trace-event JSON to FILE (open it in https://ui.perfetto.dev
+    /// or chrome://tracing): one track per task.
+    #[arg(long, value_name = "FILE.json")]
+    pub trace_out: Option<std::path::PathBuf>,
+}
+
+impl ObserveArgs {
+    /// Whether any of the flags asks for the task recorder.
+    pub fn any(&self) -> bool {
+        self.timeline || self.timeline_svg.is_some() || self.trace_out.is_some()
     }
 }
 

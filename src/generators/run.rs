@@ -23,7 +23,8 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::generators::generator::{Co, Generator, GeneratorState};
+use crate::generators::generator::{Co, Generator, GeneratorState, Resumed};
+use crate::reactor::instrument::TASK_TARGET;
 use crate::generators::request::Request;
 
 /// A coroutine that `run` can schedule: sent nothing, yields requests.
@@ -53,7 +54,8 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
 
     while let Some(i) = (0..wakes.len()).min_by_key(|&i| wakes[i].0) {
         clock.sleep_until(wakes[i].0);
-        match wakes[i].1.send(()) {
+        // `traced`: the same `send`, told to the timelines (lesson 11).
+        match traced(&mut wakes[i].1, |coroutine| coroutine.send(())) {
             Ok(GeneratorState::Yielded(Request::Sleep(delay))) => wakes[i].0 = clock.now() + delay,
             Ok(GeneratorState::Returned(())) => drop(wakes.remove(i)),
             // `run` has no selector; see the note on `run` for why this panics.
@@ -65,6 +67,34 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
     }
 }
 // ANCHOR_END: run
+
+/// Resumes `coroutine` with `step` (a `send` or a `throw`), and tells
+/// `tracing` what happened the way lesson 06's reactor does: `resume`, then
+/// `suspend` with what it asked for, or `finish`. The timelines of lesson 11
+/// (`--timeline`) are drawn from these events; with nobody listening they
+/// cost a load and a branch each.
+pub(crate) fn traced<S, R, E>(
+    coroutine: &mut Generator<S, Request, R, E>,
+    step: impl FnOnce(&mut Generator<S, Request, R, E>) -> Resumed<Request, R, E>,
+) -> Resumed<Request, R, E> {
+    let task = coroutine.id();
+    tracing::trace!(target: TASK_TARGET, task, "resume");
+    let result = step(coroutine);
+    match &result {
+        Ok(GeneratorState::Yielded(request)) => {
+            let kind = match request {
+                Request::Sleep(_) => "timer",
+                Request::Read(_) | Request::Write(_) => "io",
+            };
+            tracing::trace!(target: TASK_TARGET, task, kind, on = ?request, "suspend");
+        }
+        Ok(GeneratorState::Returned(_)) => {
+            tracing::debug!(target: TASK_TARGET, task, outcome = "returned", "finish")
+        }
+        Err(_) => tracing::debug!(target: TASK_TARGET, task, outcome = "failed", "finish"),
+    }
+    result
+}
 
 /// Suspends the calling coroutine for `delay`: the request hidden behind a
 /// function, as lesson 04 teaches. A plain call, not `yield from`.

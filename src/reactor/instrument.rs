@@ -7,7 +7,7 @@
 //! | target             | level | events                                         |
 //! |--------------------|-------|------------------------------------------------|
 //! | `yieldloop::task`  | debug | `spawn`, `cancel`, `finish` (with its outcome) |
-//! | `yieldloop::task`  | trace | `resume`, `suspend` (what it waits on), `wake` (why) |
+//! | `yieldloop::task`  | trace | `resume`, `suspend` (what it waits on, and its `kind`), `wake` (why) |
 //! | `yieldloop::loop`  | trace | one `iteration` line: ready count, timeout and why, events |
 //!
 //! Every task also runs inside a `task` span (`id`, `name`, `parent`), so a
@@ -76,6 +76,29 @@ pub enum WaitOn {
 }
 
 impl WaitOn {
+    /// One word for the kind of wait, the `kind` field of the `suspend`
+    /// event: `ready`, `timer`, `io`, `join`, `future`, `sync` or
+    /// `executor`. The timelines (lesson 11) draw a state per kind.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use yieldloop::WaitOn;
+    ///
+    /// assert_eq!(WaitOn::Timer { deadline: Duration::ZERO }.kind(), "timer");
+    /// assert_eq!(WaitOn::Executor.kind(), "executor");
+    /// ```
+    pub fn kind(self) -> &'static str {
+        match self {
+            WaitOn::Ready => "ready",
+            WaitOn::Timer { .. } => "timer",
+            WaitOn::Io { .. } => "io",
+            WaitOn::Join { .. } => "join",
+            WaitOn::Future { .. } => "future",
+            WaitOn::Sync { .. } => "sync",
+            WaitOn::Executor => "executor",
+        }
+    }
+
     /// What wake-ups may end this wait (the loop's coarser view).
     #[inline(always)]
     pub(crate) fn state(self) -> TaskState {

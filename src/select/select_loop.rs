@@ -50,6 +50,7 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 use crate::generators::request::Request;
+use crate::generators::run::traced;
 
 /// A task the select loop runs: sent nothing, yields [`Request`]s, may be
 /// thrown an `io::Error` (a refused request), and may end with one.
@@ -199,10 +200,11 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
         let Some((mut task, resume_with)) = ready.pop_front() else {
             continue;
         };
-        let step = match resume_with {
+        // `traced`: the same `send` or `throw`, told to the timelines (lesson 11).
+        let step = traced(&mut task, |task| match resume_with {
             Ok(()) => task.send(()),
             Err(refused) => task.throw(refused),
-        };
+        });
         match step {
             Ok(GeneratorState::Yielded(Request::Sleep(delay))) => {
                 let wake = clock.now().saturating_add(delay);
