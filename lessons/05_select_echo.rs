@@ -49,7 +49,7 @@ use clap::Parser;
 mod starting_points;
 use starting_points::StartingPoint;
 use tracing::{info, warn};
-use yieldloop::course::cli::{self, ServerArgs};
+use yieldloop::course::cli::{self, ObserveArgs, ServerArgs};
 use yieldloop::course::trace;
 use yieldloop::generators::run::sleep;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
@@ -167,11 +167,13 @@ struct Args {
     /// against two clients, and time how long the second one waits.
     #[command(subcommand)]
     starting_point: Option<StartingPoint>,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 // ANCHOR: main
 fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
-    trace::init(clock).map_err(io::Error::other)?;
+    let observer = trace::init_observed(clock, &args.observe).map_err(io::Error::other)?;
     if let Some(fd) = args.first_client_fd {
         descriptors::check_reachable(fd)?; // refuse before saying "listening"
     }
@@ -194,20 +196,21 @@ fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
     };
     select_loop::run(clock, &handle)?;
     info!("stopped");
-    Ok(())
+    observer.finish().map_err(io::Error::other)
 }
 
 /// `blocking`, `threads`, `callbacks`, `coroutines`: see `05_starting_points.rs`.
-fn run_starting_point(which: StartingPoint, clock: &Clock) -> io::Result<()> {
-    trace::init(clock).map_err(io::Error::other)?;
-    starting_points::run(which, clock)
+fn run_starting_point(which: StartingPoint, clock: &Clock, observe: &ObserveArgs) -> io::Result<()> {
+    let observer = trace::init_observed(clock, observe).map_err(io::Error::other)?;
+    starting_points::run(which, clock)?;
+    observer.finish().map_err(io::Error::other)
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.starting_point {
         None => serve(&args, &Clock::real()),
-        Some(which) => run_starting_point(which, &Clock::real()),
+        Some(which) => run_starting_point(which, &Clock::real(), &args.observe),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::{info, warn};
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
 use yieldloop::{
     gather, scope, secs, sleep, spawn, Builder, Cancelled, Future, Handle, NotInTask, SuspendError,
@@ -357,20 +357,22 @@ fn serve_page(client: TcpStream, delay: Duration) -> io::Result<()> {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let clock = Args::parse().clock.clock();
-    if let Err(error) = run(clock) {
+    let args = Args::parse();
+    if let Err(error) = run(args.clock.clock(), &args.observe) {
         eprintln!("07-tasks: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: yieldloop::Clock) -> Result<()> {
-    trace::init(&clock)?;
+fn run(clock: yieldloop::Clock, observe: &ObserveArgs) -> Result<()> {
+    let observer = trace::init_observed(&clock, observe)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     let listener = TcpListener::bind("127.0.0.1", 0)?; // port 0: any free port
     let server = listener.local_addr()?;
@@ -402,6 +404,7 @@ fn run(clock: yieldloop::Clock) -> Result<()> {
         update_index(server, &pages, CacheCall::Fixed)
     })??;
     event_loop.run_once()?; // let the call_soon'd update_cache run
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

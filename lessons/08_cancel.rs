@@ -34,7 +34,7 @@ use std::rc::Rc;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::timeline::Timeline;
 use yieldloop::course::trace;
 use yieldloop::{
@@ -236,20 +236,23 @@ fn shielded() -> Result {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let clock = Args::parse().clock.clock();
-    if let Err(error) = run(clock) {
+    let args = Args::parse();
+    if let Err(error) = run(args.clock.clock(), &args.observe) {
         eprintln!("08-cancel: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: Clock) -> Result {
-    let timeline = trace::init_with_timeline(&clock)?;
+fn run(clock: Clock, observe: &ObserveArgs) -> Result {
+    let observer = trace::init_observed(&clock, observe)?;
+    let timeline = observer.timeline().clone();
     let mut event_loop = Builder::new().clock(clock).build()?;
     event_loop.run_until_complete(move || -> Result {
         let new_log = || Rc::new(RefCell::new(Some(Vec::new())));
@@ -260,6 +263,7 @@ fn run(clock: Clock) -> Result {
         timeouts()?;
         shielded()
     })??;
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

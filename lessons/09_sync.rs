@@ -37,7 +37,7 @@ use std::rc::Rc;
 
 use clap::{Parser, ValueEnum};
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::timeline::Timeline;
 use yieldloop::course::trace;
 use yieldloop::{now, secs, sleep, spawn, Builder, Clock, Lock, Queue, Semaphore};
@@ -209,6 +209,8 @@ struct Args {
     part: Option<Part>,
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// The lesson's four parts.
@@ -231,15 +233,16 @@ fn main() -> ExitCode {
         Some(part) => vec![part],
         None => vec![Part::Race, Part::Lock, Part::Queue, Part::Semaphore],
     };
-    if let Err(error) = run(args.clock.clock(), parts) {
+    if let Err(error) = run(args.clock.clock(), parts, &args.observe) {
         eprintln!("09-sync: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: Clock, parts: Vec<Part>) -> Result {
-    let timeline = trace::init_with_timeline(&clock)?;
+fn run(clock: Clock, parts: Vec<Part>, observe: &ObserveArgs) -> Result {
+    let observer = trace::init_observed(&clock, observe)?;
+    let timeline = observer.timeline().clone();
     let mut event_loop = Builder::new().clock(clock).build()?;
     event_loop.run_until_complete(move || -> Result {
         for part in parts {
@@ -264,6 +267,7 @@ fn run(clock: Clock, parts: Vec<Part>) -> Result {
         }
         Ok(())
     })??;
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

@@ -38,6 +38,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing::info;
 use yieldloop::course::timeline::{side_by_side, Timeline};
+use yieldloop::course::cli::ObserveArgs;
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
@@ -199,21 +200,25 @@ fn files(handle: &Handle, dir: PathBuf) -> Result {
 
 /// Lesson 10: blocking calls in a task, run_in_executor, DNS, a child process, files.
 #[derive(Parser)]
-struct Args {}
+struct Args {
+    #[command(flatten)]
+    observe: ObserveArgs,
+}
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let _args = Args::parse();
-    if let Err(error) = run() {
+    let args = Args::parse();
+    if let Err(error) = run(&args.observe) {
         eprintln!("10-executor: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run() -> Result {
+fn run(observe: &ObserveArgs) -> Result {
     let clock = Clock::real();
-    let timeline = trace::init_with_timeline(&clock)?;
+    let observer = trace::init_observed(&clock, observe)?;
+    let timeline = observer.timeline().clone();
     let dir = std::env::temp_dir().join(format!("yieldloop-lesson-10-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // The step timer is the hook for a debug mode (asyncio's
@@ -242,6 +247,7 @@ fn run() -> Result {
     });
     let _ = std::fs::remove_dir_all(&dir);
     outcome??;
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

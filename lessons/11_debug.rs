@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, sleep, spawn, Builder, Clock};
@@ -180,11 +180,15 @@ fn the_ab_timeline(clock: &Clock) -> Result {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 fn main() -> Result {
-    let clock = Args::parse().clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+    let args = Args::parse();
+    let clock = args.clock.clock();
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
     a_blocking_call(&clock)?;
     a_task_never_joined(&clock)?;
     stacks(&clock)?;
@@ -194,5 +198,6 @@ fn main() -> Result {
     timeline.restart(clock.now());
     the_ab_timeline(&clock)?;
     timeline.print();
+    observer.finish()?; // --timeline and friends: see "Reading a timeline"
     Ok(())
 }

@@ -203,14 +203,16 @@ pub struct ObserveArgs {
     /// After the run, print a timeline of the tasks: one row per task, one character per
     /// state (running, ready, waiting on a timer, on I/O, on a task/lock/queue/event/executor,
     /// cancelled), a time axis and a legend.
-    #[arg(long)]
+    // `global`: in a lesson with demos (`06-reactor ab`), the flags may come
+    // before the demo's name or after it.
+    #[arg(long, global = true)]
     pub timeline: bool,
     /// Write the same timeline as an SVG picture to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub timeline_svg: Option<std::path::PathBuf>,
     /// Write the run as Chrome trace-event JSON to FILE (open it in https://ui.perfetto.dev
     /// or chrome://tracing): one track per task.
-    #[arg(long, value_name = "FILE.json")]
+    #[arg(long, value_name = "FILE.json", global = true)]
     pub trace_out: Option<std::path::PathBuf>,
 }
 

@@ -54,7 +54,9 @@ pub enum TaskState {
     /// Suspended until another task, a future, a lock, a queue, an event or
     /// the executor hands it something.
     Waiting,
-    /// Cancelled, and not finished yet (it may still run its clean-up).
+    /// Asked to stop: from the cancellation until the task runs and meets
+    /// it, and the moment it ends by one. (A task may catch a cancellation
+    /// and go on, as `wait_for` does with its own.)
     Cancelled,
 }
 
@@ -303,13 +305,7 @@ impl Recorded {
                 let row = self.row(id, at);
                 self.running = None;
                 // Once cancelled, a task's waits are its clean-up: still cancelled.
-                // Once cancelled, a task's waits are its clean-up: still cancelled.
-                let cancelled = self.rows[row].instants.iter().any(|i| i.what == "cancel");
-                let state = if cancelled {
-                    TaskState::Cancelled
-                } else {
-                    TaskState::from_wait_kind(&fields.kind)
-                };
+                let state = TaskState::from_wait_kind(&fields.kind);
                 self.enter(row, state, at, fields.on.clone());
             }
             "wake" => {
@@ -319,7 +315,10 @@ impl Recorded {
                     at,
                     detail: fields.cause.clone(),
                 });
-                let cancelled = self.rows[row].instants.iter().any(|i| i.what == "cancel");
+                // Woken by its cancellation: still shown as cancelled until
+                // it runs and meets it.
+                let cancelled = self.open.get(&row).map(|open| open.state)
+                    == Some(TaskState::Cancelled);
                 let state = if cancelled {
                     TaskState::Cancelled
                 } else {
