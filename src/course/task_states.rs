@@ -514,6 +514,35 @@ impl TaskStates {
     }
 }
 
+/// Runs `f` with a [`StateRecorder`] reading `clock` as this thread's
+/// `tracing` subscriber, and returns what `f` returned and every task's row.
+/// For a test or a workshop check that wants the timeline of a loop it runs
+/// itself (the `find_the_blocker` exercise), without installing a printer.
+///
+/// ```
+/// use yieldloop::course::task_states::{record, TaskState};
+/// use yieldloop::{secs, sleep, spawn, Builder, Clock};
+///
+/// let clock = Clock::new_virtual();
+/// let mut event_loop = Builder::new().clock(clock.clone()).build().unwrap();
+/// let (_, rows) = record(&clock, || {
+///     event_loop.run_until_complete(|| spawn("nap", || sleep(secs(1.0))).join())
+/// });
+/// let nap = rows.iter().find(|row| row.name == "nap").unwrap();
+/// assert!(nap.intervals.iter().any(|i| i.state == TaskState::Timer));
+/// ```
+pub fn record<R>(clock: &Clock, f: impl FnOnce() -> R) -> (R, Vec<TaskRow>) {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let (recorder, states) = state_recorder(clock);
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(Level::INFO)
+        .with_target(TASK_TARGET, Level::TRACE);
+    let subscriber = tracing_subscriber::registry().with(recorder.with_filter(filter));
+    let result = tracing::subscriber::with_default(subscriber, f);
+    (result, states.rows())
+}
+
 impl<S> Layer<S> for StateRecorder
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
