@@ -200,7 +200,11 @@ fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
 }
 
 /// `blocking`, `threads`, `callbacks`, `coroutines`: see `05_starting_points.rs`.
-fn run_starting_point(which: StartingPoint, clock: &Clock, observe: &ObserveArgs) -> io::Result<()> {
+fn run_starting_point(
+    which: StartingPoint,
+    clock: &Clock,
+    observe: &ObserveArgs,
+) -> io::Result<()> {
     let observer = trace::init_observed(clock, observe).map_err(io::Error::other)?;
     starting_points::run(which, clock)?;
     observer.finish().map_err(io::Error::other)

@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::timeline::{side_by_side, Timeline};
 use yieldloop::course::cli::ObserveArgs;
+use yieldloop::course::timeline::{side_by_side, Timeline};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{

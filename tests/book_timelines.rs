@@ -183,11 +183,13 @@ fn the_fetchers_timelines_show_sync_writes_holding_the_loop() {
         if updating() {
             fs::write(&book, &svg).unwrap_or_else(|e| panic!("{}: {e}", book.display()));
         } else {
-            let kept = fs::read_to_string(&book)
-                .unwrap_or_else(|e| panic!("{}: {e}; run docs/generate-timelines.sh", book.display()));
+            let kept = fs::read_to_string(&book).unwrap_or_else(|e| {
+                panic!("{}: {e}; run docs/generate-timelines.sh", book.display())
+            });
             let kept_names: Vec<String> = rows(&kept).into_iter().map(|(name, _)| name).collect();
             assert_eq!(
-                kept_names, names,
+                kept_names,
+                names,
                 "{} has other rows than the fetcher draws now; run docs/generate-timelines.sh",
                 book.display()
             );

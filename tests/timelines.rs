@@ -41,7 +41,10 @@ fn lesson_03_draws_its_timeline_exactly_on_the_virtual_clock() {
     let out = common::stdout(&common::run_bin(L03, &["--virtual", "--timeline"]));
     // The trace and lesson 03's own picture are unchanged by the flag.
     let plain = common::stdout(&common::run_bin(L03, &["--virtual"]));
-    assert!(out.starts_with(&plain), "--timeline changed the trace:\n{out}");
+    assert!(
+        out.starts_with(&plain),
+        "--timeline changed the trace:\n{out}"
+    );
     let legend = "one column = 0.05 s; legend: █ running  ░ ready, waiting for its turn  \
                   ─ waiting on a timer  ~ waiting on I/O  · waiting on a task, lock, queue, \
                   event or executor  x cancelled";
@@ -78,7 +81,9 @@ fn perfetto(binary: &str, args: &[&str], name: &str) -> serde_json::Value {
 /// The checks every trace must pass: each event well-formed, every begin
 /// with its end, and one named track per task. Returns track name → states.
 fn check_trace(trace: &serde_json::Value) -> BTreeMap<String, BTreeSet<String>> {
-    let events = trace["traceEvents"].as_array().expect("a traceEvents array");
+    let events = trace["traceEvents"]
+        .as_array()
+        .expect("a traceEvents array");
     let mut names: BTreeMap<u64, String> = BTreeMap::new();
     let mut open: BTreeMap<u64, i64> = BTreeMap::new();
     let mut states: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
@@ -97,7 +102,10 @@ fn check_trace(trace: &serde_json::Value) -> BTreeMap<String, BTreeSet<String>> 
             "M" => {}
             "X" => {
                 assert!(event["ts"].as_u64().is_some(), "{event}");
-                assert!(event["dur"].as_u64().is_some(), "an X event needs its dur: {event}");
+                assert!(
+                    event["dur"].as_u64().is_some(),
+                    "an X event needs its dur: {event}"
+                );
                 let name = event["name"].as_str().expect("a state").to_string();
                 states.entry(tid).or_default().insert(name);
             }
@@ -107,9 +115,15 @@ fn check_trace(trace: &serde_json::Value) -> BTreeMap<String, BTreeSet<String>> 
             other => panic!("an unexpected phase {other:?}: {event}"),
         }
     }
-    assert!(open.values().all(|&n| n == 0), "a begin without its end: {open:?}");
+    assert!(
+        open.values().all(|&n| n == 0),
+        "a begin without its end: {open:?}"
+    );
     for tid in states.keys() {
-        assert!(names.contains_key(tid), "track {tid} has events but no name");
+        assert!(
+            names.contains_key(tid),
+            "track {tid} has events but no name"
+        );
     }
     names
         .into_iter()
@@ -132,7 +146,10 @@ fn lesson_07_perfetto_trace_has_a_track_per_task() {
     assert!(tracks.contains_key("web server"), "{tracks:?}");
     assert!(tracks.contains_key("main"), "{tracks:?}");
     // The web server waits on its listening socket: I/O.
-    assert!(tracks["web server"].contains("waiting on I/O"), "{tracks:?}");
+    assert!(
+        tracks["web server"].contains("waiting on I/O"),
+        "{tracks:?}"
+    );
     assert!(tracks.len() > 5, "{tracks:?}");
 }
 
@@ -157,8 +174,16 @@ fn svg_rows(svg: &str) -> Vec<(String, Vec<String>)> {
     let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not XML: {e}\n{svg}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");
-    let step: f64 = root.attribute("data-step").expect("data-step").parse().expect("a step");
-    let columns: usize = root.attribute("data-columns").expect("data-columns").parse().expect("n");
+    let step: f64 = root
+        .attribute("data-step")
+        .expect("data-step")
+        .parse()
+        .expect("a step");
+    let columns: usize = root
+        .attribute("data-columns")
+        .expect("data-columns")
+        .parse()
+        .expect("n");
     let step_us = (step * 1e6).round() as u64;
     let micros = |text: &str| (text.parse::<f64>().expect("a time") * 1e6).round() as u64;
     let precedence = |state: &str| {
@@ -168,7 +193,10 @@ fn svg_rows(svg: &str) -> Vec<(String, Vec<String>)> {
             .expect("a known state")
     };
     let mut rows = Vec::new();
-    for group in root.descendants().filter(|n| n.attribute("class") == Some("task")) {
+    for group in root
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("task"))
+    {
         let name = group.attribute("data-name").expect("data-name").to_string();
         let mut cells: Vec<Option<&str>> = vec![None; columns];
         for rect in group.children().filter(|n| n.has_tag_name("rect")) {
@@ -178,21 +206,31 @@ fn svg_rows(svg: &str) -> Vec<(String, Vec<String>)> {
                 micros(rect.attribute("data-end").expect("end")),
             );
             let first = (start / step_us) as usize;
-            let last = if end > start { ((end - 1) / step_us) as usize } else { first };
+            let last = if end > start {
+                ((end - 1) / step_us) as usize
+            } else {
+                first
+            };
             for cell in &mut cells[first..=last] {
                 if cell.is_none_or(|other| precedence(state) < precedence(other)) {
                     *cell = Some(state);
                 }
             }
         }
-        let cells = cells.into_iter().map(|c| c.unwrap_or(" ").to_string()).collect();
+        let cells = cells
+            .into_iter()
+            .map(|c| c.unwrap_or(" ").to_string())
+            .collect();
         rows.push((name, cells));
     }
     let legend: Vec<&str> = root
         .descendants()
         .filter_map(|n| n.attribute("data-legend"))
         .collect();
-    assert_eq!(legend, ["running", "ready", "timer", "io", "waiting", "cancelled"]);
+    assert_eq!(
+        legend,
+        ["running", "ready", "timer", "io", "waiting", "cancelled"]
+    );
     rows
 }
 
@@ -230,13 +268,19 @@ fn chart_rows(chart: &[String]) -> Vec<(String, Vec<String>)> {
 fn svg_matches_chart(binary: &str, args: &[&str], name: &str) {
     let path = scratch(name);
     let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--timeline", "--timeline-svg", path.to_str().expect("UTF-8")]);
+    all.extend([
+        "--timeline",
+        "--timeline-svg",
+        path.to_str().expect("UTF-8"),
+    ]);
     let out = common::stdout(&common::run_bin(binary, &all));
     let svg = fs::read_to_string(&path).expect("the SVG was written");
     let from_svg = svg_rows(&svg);
     let from_chart = chart_rows(&chart(&out));
     assert_eq!(from_svg.len(), from_chart.len(), "row count\n{out}");
-    for ((svg_name, mut svg_cells), (chart_name, chart_cells)) in from_svg.into_iter().zip(from_chart) {
+    for ((svg_name, mut svg_cells), (chart_name, chart_cells)) in
+        from_svg.into_iter().zip(from_chart)
+    {
         assert_eq!(svg_name, chart_name, "row order");
         // The chart trims trailing blanks.
         while svg_cells.last().is_some_and(|c| c == " ") && svg_cells.len() > chart_cells.len() {
@@ -275,7 +319,11 @@ fn a_file_that_cannot_be_written_is_named() {
 #[test]
 fn help_documents_the_flags() {
     let out = common::stdout(&common::run_bin(L08, &["--help"]));
-    for flag in ["--timeline", "--timeline-svg <FILE>", "--trace-out <FILE.json>"] {
+    for flag in [
+        "--timeline",
+        "--timeline-svg <FILE>",
+        "--trace-out <FILE.json>",
+    ] {
         assert!(out.contains(flag), "{flag} missing from --help:\n{out}");
     }
 }

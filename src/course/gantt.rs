@@ -168,8 +168,8 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
     let step = column_step(rows);
     let count = column_count(rows, step).max(1);
     let labels = labels(rows);
-    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as f64 * LABEL
-        + 16.0;
+    let label_width =
+        labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as f64 * LABEL + 16.0;
     let chart_width = count as f64 * CELL;
     let legend_top = 40.0 + rows.len() as f64 * ROW + 12.0;
     let width = (label_width + chart_width + 20.0).max(560.0);
@@ -185,7 +185,11 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
     );
     let _ = writeln!(out, "<title>{}</title>", xml(title));
     let _ = writeln!(out, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-    let _ = writeln!(out, "<text x=\"8\" y=\"16\" font-weight=\"bold\">{}</text>", xml(title));
+    let _ = writeln!(
+        out,
+        "<text x=\"8\" y=\"16\" font-weight=\"bold\">{}</text>",
+        xml(title)
+    );
     // The ruler: a tick and a label every 10 columns, a faint line per column.
     for col in 0..=count {
         let x = label_width + col as f64 * CELL;
@@ -199,11 +203,7 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
         );
         if major && col < count {
             let at = step.as_secs_f64() * col as f64;
-            let _ = writeln!(
-                out,
-                "<text x=\"{x:.1}\" y=\"22\">{}s</text>",
-                trim_secs(at)
-            );
+            let _ = writeln!(out, "<text x=\"{x:.1}\" y=\"22\">{}s</text>", trim_secs(at));
         }
     }
     for (i, (row, label)) in rows.iter().zip(&labels).enumerate() {
@@ -300,7 +300,13 @@ mod tests {
         let b = row(
             "b",
             2,
-            &[(Running, 0, 0), (Timer, 0, 500), (Running, 500, 500), (Timer, 500, 1000), (Running, 1000, 1000)],
+            &[
+                (Running, 0, 0),
+                (Timer, 0, 500),
+                (Running, 500, 500),
+                (Timer, 500, 1000),
+                (Running, 1000, 1000),
+            ],
         );
         let step = Duration::from_millis(100);
         let drawn: String = columns(&b, step, 11)
@@ -320,7 +326,11 @@ mod tests {
 
     #[test]
     fn twins_are_told_apart_by_id() {
-        let rows = [row("worker", 2, &[]), row("worker", 3, &[]), row("main", 1, &[])];
+        let rows = [
+            row("worker", 2, &[]),
+            row("worker", 3, &[]),
+            row("main", 1, &[]),
+        ];
         assert_eq!(labels(&rows), ["worker#2", "worker#3", "main"]);
     }
 }

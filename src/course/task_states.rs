@@ -317,8 +317,8 @@ impl Recorded {
                 });
                 // Woken by its cancellation: still shown as cancelled until
                 // it runs and meets it.
-                let cancelled = self.open.get(&row).map(|open| open.state)
-                    == Some(TaskState::Cancelled);
+                let cancelled =
+                    self.open.get(&row).map(|open| open.state) == Some(TaskState::Cancelled);
                 let state = if cancelled {
                     TaskState::Cancelled
                 } else {
@@ -371,7 +371,11 @@ impl Recorded {
                 self.rows[row].name = first_word.to_string();
             }
         }
-        match self.by_lines.iter_mut().find(|(name, _, _)| name == first_word) {
+        match self
+            .by_lines
+            .iter_mut()
+            .find(|(name, _, _)| name == first_word)
+        {
             Some((_, _, last)) => *last = at,
             None => self.by_lines.push((first_word.to_string(), at, at)),
         }
@@ -616,7 +620,13 @@ mod tests {
         let states: Vec<(TaskState, u64, u64)> = rows[0]
             .intervals
             .iter()
-            .map(|i| (i.state, i.start.as_millis() as u64, i.end.as_millis() as u64))
+            .map(|i| {
+                (
+                    i.state,
+                    i.start.as_millis() as u64,
+                    i.end.as_millis() as u64,
+                )
+            })
             .collect();
         assert_eq!(
             states,

@@ -206,7 +206,10 @@ fn run_title() -> String {
     for arg in args {
         if skip_value {
             skip_value = false;
-        } else if arg == "--timeline" || arg.starts_with("--timeline-svg=") || arg.starts_with("--trace-out=") {
+        } else if arg == "--timeline"
+            || arg.starts_with("--timeline-svg=")
+            || arg.starts_with("--trace-out=")
+        {
         } else if arg == "--timeline-svg" || arg == "--trace-out" {
             skip_value = true;
         } else {

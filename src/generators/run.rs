@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorState, Resumed};
-use crate::reactor::instrument::TASK_TARGET;
 use crate::generators::request::Request;
+use crate::reactor::instrument::TASK_TARGET;
 
 /// A coroutine that `run` can schedule: sent nothing, yields requests.
 pub type Coroutine = Generator<(), Request>;

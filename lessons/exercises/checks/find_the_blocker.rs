@@ -86,12 +86,20 @@ pub fn check(dashboard: Dashboard) -> Outcome {
     let lines = log.lines();
     for needed in ["images resized", "news arrived"] {
         if !lines.iter().any(|line| line.ends_with(needed)) {
-            return Err(wrong(format!("nobody said `{needed}`: keep every task's work")));
+            return Err(wrong(format!(
+                "nobody said `{needed}`: keep every task's work"
+            )));
         }
     }
-    let ticks: Vec<&String> = lines.iter().filter(|line| line.ends_with(" tick")).collect();
+    let ticks: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.ends_with(" tick"))
+        .collect();
     if ticks.len() != 6 {
-        return Err(wrong(format!("the ticker ticked {} times, not 6", ticks.len())));
+        return Err(wrong(format!(
+            "the ticker ticked {} times, not 6",
+            ticks.len()
+        )));
     }
     // A tick may come late by at most one step of another task (and a bit)
     // after the ticker's own 0.1 s sleep: the sleep starts at its last tick.

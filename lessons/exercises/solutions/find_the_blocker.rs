@@ -61,8 +61,8 @@ pub fn dashboard(cpu: Rc<dyn Fn(Duration)>, say: Rc<dyn Fn(&str)>) -> Result<(),
         spawn("resize_images", move || -> Result<(), SuspendError> {
             for _ in 0..4 {
                 cpu(secs(0.1)); // one image
-                // The fix: a turn for the others after each image, so no
-                // step holds the loop longer than one image takes.
+                                // The fix: a turn for the others after each image, so no
+                                // step holds the loop longer than one image takes.
                 yield_now()?;
             }
             say("images resized");
