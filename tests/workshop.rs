@@ -98,7 +98,7 @@ fn list_creates_the_copies_and_shows_every_exercise_pending_in_ladder_order() {
         .collect();
     assert_eq!(names.len(), 18, "{}", ran.stdout);
     assert_eq!(&names[..3], ["grep", "averager", "run"]);
-    assert_eq!(names.last(), Some(&"async_write"));
+    assert_eq!(names.last(), Some(&"find_the_blocker"));
     assert!(
         ran.stdout.contains("les. 08"),
         "the lesson each follows: {}",
