@@ -66,7 +66,7 @@ fn server(listener: TcpListener, handle: LoopHandle) -> Task {
         match sock_accept(co, &listener) {
             Ok((client, peer)) => {
                 info!("{peer} connected");
-                handle.spawn(client_task(client, peer));
+                handle.spawn(client_task(client, peer).named(format!("client {peer}")));
             }
             // Out of descriptors (EMFILE), say. The connection stays queued,
             // so the listener stays readable: retrying at once would spin.
@@ -180,15 +180,16 @@ fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
     let handle = LoopHandle::new();
     // Ctrl-C is handled from before the first line: a script that reads
     // `listening on` and at once sends SIGINT must find the handler there.
-    handle.spawn(stop_on_ctrl_c(handle.clone())?);
+    // `named`: what the task is called on a `--timeline` (lesson 11).
+    handle.spawn(stop_on_ctrl_c(handle.clone())?.named("ctrl-c"));
     let listener = net::listen(&args.server.host, args.server.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?; // a script waiting for this line must not wait longer
 
-    handle.spawn(server(listener, handle.clone()));
-    handle.spawn(ticker());
+    handle.spawn(server(listener, handle.clone()).named("server"));
+    handle.spawn(ticker().named("ticker"));
     if let Some(delay) = args.server.run_for() {
-        handle.spawn(stop_after(delay, handle.clone()));
+        handle.spawn(stop_after(delay, handle.clone()).named("stop_after"));
     }
     let _held = match args.first_client_fd {
         Some(fd) => descriptors::hold_until_next_is(fd)?,

@@ -77,18 +77,27 @@ pub fn column_count(rows: &[TaskRow], step: Duration) -> usize {
 }
 
 /// The labels of the rows: each task's name, with `#id` added when two
-/// tasks share a name.
+/// tasks share a name, and ` (2)`, ` (3)`… when even that repeats (a
+/// lesson that builds several loops, whose ids each start at 1).
 pub fn labels(rows: &[TaskRow]) -> Vec<String> {
-    rows.iter()
-        .map(|row| {
-            let shared = rows.iter().filter(|other| other.name == row.name).count() > 1;
-            if shared {
-                format!("{}#{}", row.name, row.id)
-            } else {
-                row.name.clone()
-            }
-        })
-        .collect()
+    let mut labels: Vec<String> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let shared = rows.iter().filter(|other| other.name == row.name).count() > 1;
+        let label = if shared {
+            format!("{}#{}", row.name, row.id)
+        } else {
+            row.name.clone()
+        };
+        let seen = labels
+            .iter()
+            .filter(|l| **l == label || l.starts_with(&format!("{label} (")))
+            .count();
+        labels.push(match seen {
+            0 => label,
+            n => format!("{label} ({})", n + 1),
+        });
+    }
+    labels
 }
 
 /// `1.0` → `1`, `0.5` → `0.5`: ruler labels without noise.

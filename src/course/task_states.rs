@@ -20,9 +20,9 @@
 //! is *running* from its first line to its last, because a blocking call
 //! holds the whole thread. That is exactly what lesson 01 is about.
 //!
-//! The generator loops of lessons 03–05 give their coroutines no names; a
-//! row takes the first word of the first line its task prints (`a enter`
-//! names the row `a`).
+//! The generator loops of lessons 03–05 know no names unless a coroutine
+//! was given one (`Generator::named`); a nameless row takes the first word
+//! of the first line its task prints (`a enter` names the row `a`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -298,6 +298,9 @@ impl Recorded {
             }
             "resume" => {
                 let row = self.row(id, at);
+                if self.rows[row].name.is_empty() {
+                    self.rows[row].name = fields.name.clone();
+                }
                 self.running = Some(row);
                 self.enter(row, TaskState::Running, at, String::new());
             }
@@ -363,7 +366,8 @@ impl Recorded {
     /// A line the lesson printed: it names a nameless running task, and
     /// notes the line for a run without tasks.
     fn line(&mut self, first_word: &str, at: Duration) {
-        if first_word.is_empty() {
+        // `0.5 s are up` names nothing.
+        if first_word.is_empty() || first_word.starts_with(|c: char| c.is_ascii_digit()) {
             return;
         }
         if let Some(row) = self.running {

@@ -158,6 +158,8 @@ pub struct Generator<S, Y, R = (), E = Infallible> {
     /// A serial number, unique in the process: how the loops' events name
     /// a coroutine on the timelines (lesson 11).
     id: u64,
+    /// Its name on the timelines, if it was given one ([`Generator::named`]).
+    name: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// The last [`Generator::id`] handed out.
@@ -218,6 +220,7 @@ where
             coroutine: Some(coroutine),
             guarded,
             id: LAST_GENERATOR_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            name: None,
         })
     }
 }
@@ -251,6 +254,18 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
     /// next 2, and so on. The loops name it by this in their events.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Gives it a name, for the timelines of lesson 11 (a reactor task gets
+    /// its name from `spawn`; a generator has none unless given one).
+    pub fn named(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Its name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Whether the generator can no longer be resumed.

@@ -78,7 +78,8 @@ pub(crate) fn traced<S, R, E>(
     step: impl FnOnce(&mut Generator<S, Request, R, E>) -> Resumed<Request, R, E>,
 ) -> Resumed<Request, R, E> {
     let task = coroutine.id();
-    tracing::trace!(target: TASK_TARGET, task, "resume");
+    let name = coroutine.name().unwrap_or_default();
+    tracing::trace!(target: TASK_TARGET, task, name, "resume");
     let result = step(coroutine);
     match &result {
         Ok(GeneratorState::Yielded(request)) => {
