@@ -134,5 +134,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("run again with RUST_BACKTRACE=1 to see every frame");
     }
     // ANCHOR_END: catch
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }

@@ -327,3 +327,51 @@ fn help_documents_the_flags() {
         assert!(out.contains(flag), "{flag} missing from --help:\n{out}");
     }
 }
+
+/// Every lesson that runs a loop takes the flags and draws its tasks.
+#[test]
+fn every_lesson_that_runs_a_loop_draws_a_timeline() {
+    let runs: &[(&str, &[&str], &str)] = &[
+        (L01, &["--virtual"], "a  "),
+        (L03, &["--virtual"], "b  "),
+        (env!("CARGO_BIN_EXE_04-sleep"), &["--virtual"], "foo"),
+        (
+            env!("CARGO_BIN_EXE_05-select-echo"),
+            &["--port", "0", "--seconds", "0.3"],
+            "ticker",
+        ),
+        (
+            env!("CARGO_BIN_EXE_06-reactor"),
+            &["ab", "--virtual"],
+            "main",
+        ),
+        (
+            env!("CARGO_BIN_EXE_06-reactor"),
+            &["--virtual", "callbacks"],
+            "call_later",
+        ),
+        (L07, &["--virtual"], "web server"),
+        (L08, &["--virtual"], "grandfather"),
+        (L09, &["--virtual"], "job5"),
+        (env!("CARGO_BIN_EXE_10-executor"), &[], "main"),
+        (env!("CARGO_BIN_EXE_11-debug"), &["--virtual"], "sleeper"),
+        (env!("CARGO_BIN_EXE_12-async-await"), &["--virtual"], "a  "),
+        (
+            env!("CARGO_BIN_EXE_12-async-await"),
+            &["cancel", "--virtual"],
+            "main",
+        ),
+    ];
+    for &(binary, args, row) in runs {
+        let mut all = args.to_vec();
+        all.push("--timeline");
+        let out = common::stdout(&common::run_bin(binary, &all));
+        let rows = chart(&out);
+        assert!(
+            rows.iter().any(|line| line.starts_with(row)),
+            "{} has no row {row:?}:\n{out}",
+            common::command_line(binary, &all)
+        );
+        assert!(rows.last().is_some_and(|l| l.contains("legend: █ running")));
+    }
+}
