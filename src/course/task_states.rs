@@ -212,10 +212,25 @@ impl TaskRow {
 }
 
 /// A row's state right now, not yet an interval.
+#[derive(Clone)]
 struct Open {
     state: TaskState,
     since: Duration,
     detail: String,
+}
+
+impl Open {
+    /// The interval it makes if it ends at `at`. A zero-length one is kept
+    /// only for running (a step on the virtual clock).
+    fn until(self, at: Duration) -> Option<Interval> {
+        let end = at.max(self.since);
+        (end > self.since || self.state == TaskState::Running).then(|| Interval {
+            state: self.state,
+            start: self.since,
+            end,
+            detail: self.detail,
+        })
+    }
 }
 
 /// What the recorder has seen so far.
@@ -270,19 +285,20 @@ impl Recorded {
         );
     }
 
+    /// Notes a wake-up or a cancellation on the row.
+    fn instant(&mut self, row: usize, what: &'static str, at: Duration, detail: &str) {
+        self.rows[row].instants.push(Instant {
+            what,
+            at,
+            detail: detail.to_string(),
+        });
+    }
+
     /// Ends the row's open interval at `at`, if it has one. A zero-length
     /// interval is kept only for running (a step on the virtual clock).
     fn close(&mut self, row: usize, at: Duration) {
-        if let Some(open) = self.open.remove(&row) {
-            let end = at.max(open.since);
-            if end > open.since || open.state == TaskState::Running {
-                self.rows[row].intervals.push(Interval {
-                    state: open.state,
-                    start: open.since,
-                    end,
-                    detail: open.detail,
-                });
-            }
+        if let Some(interval) = self.open.remove(&row).and_then(|open| open.until(at)) {
+            self.rows[row].intervals.push(interval);
         }
     }
 
@@ -307,17 +323,12 @@ impl Recorded {
             "suspend" => {
                 let row = self.row(id, at);
                 self.running = None;
-                // Once cancelled, a task's waits are its clean-up: still cancelled.
                 let state = TaskState::from_wait_kind(&fields.kind);
                 self.enter(row, state, at, fields.on.clone());
             }
             "wake" => {
                 let row = self.row(id, at);
-                self.rows[row].instants.push(Instant {
-                    what: "wake",
-                    at,
-                    detail: fields.cause.clone(),
-                });
+                self.instant(row, "wake", at, &fields.cause);
                 // Woken by its cancellation: still shown as cancelled until
                 // it runs and meets it.
                 let cancelled =
@@ -331,11 +342,7 @@ impl Recorded {
             }
             "cancel" => {
                 let row = self.row(id, at);
-                self.rows[row].instants.push(Instant {
-                    what: "cancel",
-                    at,
-                    detail: String::new(),
-                });
+                self.instant(row, "cancel", at, "");
                 if self.running != Some(row) {
                     self.enter(row, TaskState::Cancelled, at, String::new());
                 }
@@ -407,14 +414,8 @@ impl Recorded {
         }
         let mut rows = self.rows.clone();
         for (&row, open) in &self.open {
-            let end = now.max(open.since);
-            if end > open.since || open.state == TaskState::Running {
-                rows[row].intervals.push(Interval {
-                    state: open.state,
-                    start: open.since,
-                    end,
-                    detail: open.detail.clone(),
-                });
+            if let Some(interval) = open.clone().until(now) {
+                rows[row].intervals.push(interval);
             }
         }
         for row in &mut rows {
