@@ -169,6 +169,8 @@ fn xml(text: &str) -> String {
 const CELL: f64 = 14.0;
 const ROW: f64 = 22.0;
 const LABEL: f64 = 9.0;
+/// Where the first row starts: below the title (y 16) and the ruler (y 36).
+const ROWS_TOP: f64 = 44.0;
 
 /// Draws the same picture as SVG: a ruler, a row per task (`<g
 /// class="task" data-name=…>` holding one `<rect>` per interval, with its
@@ -180,9 +182,9 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
     let label_width =
         labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as f64 * LABEL + 16.0;
     let chart_width = count as f64 * CELL;
-    let legend_top = 40.0 + rows.len() as f64 * ROW + 12.0;
+    let legend_top = ROWS_TOP + rows.len() as f64 * ROW + 20.0;
     let width = (label_width + chart_width + 20.0).max(560.0);
-    let height = legend_top + TaskState::ALL.len().div_ceil(3) as f64 * 20.0 + 10.0;
+    let height = legend_top + TaskState::ALL.len() as f64 * 18.0 + 6.0;
     let x_of = |at: Duration| label_width + at.as_secs_f64() / step.as_secs_f64() * CELL;
     let mut out = String::new();
     let _ = writeln!(
@@ -206,17 +208,17 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
         let _ = writeln!(
             out,
             "<line x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{}\"/>",
-            if major { 24 } else { 30 },
-            40.0 + rows.len() as f64 * ROW,
+            if major { 38 } else { 42 },
+            ROWS_TOP + rows.len() as f64 * ROW,
             if major { "#999" } else { "#eee" }
         );
         if major && col < count {
             let at = step.as_secs_f64() * col as f64;
-            let _ = writeln!(out, "<text x=\"{x:.1}\" y=\"22\">{}s</text>", trim_secs(at));
+            let _ = writeln!(out, "<text x=\"{x:.1}\" y=\"36\">{}s</text>", trim_secs(at));
         }
     }
     for (i, (row, label)) in rows.iter().zip(&labels).enumerate() {
-        let top = 40.0 + i as f64 * ROW;
+        let top = ROWS_TOP + i as f64 * ROW;
         let _ = writeln!(
             out,
             "<g class=\"task\" data-name=\"{}\" data-id=\"{}\">",
@@ -233,13 +235,17 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
             let x = x_of(interval.start);
             // A step that took no time still gets a sliver, as in the chart.
             let w = (x_of(interval.end) - x).max(3.0);
+            // Running (and cancelled) fill the row; a wait is a thinner bar,
+            // so that the tasks' steps stand out from their waits.
+            let (y, h) = match interval.state {
+                TaskState::Running | TaskState::Cancelled => (top + 3.0, ROW - 6.0),
+                _ => (top + 7.0, ROW - 14.0),
+            };
             let _ = writeln!(
                 out,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{}\" \
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{}\" \
                  data-state=\"{}\" data-start=\"{:.6}\" data-end=\"{:.6}\"><title>{} {}: \
                  {:.3}–{:.3} s{}</title></rect>",
-                top + 3.0,
-                ROW - 6.0,
                 interval.state.colour().0,
                 interval.state.name(),
                 interval.start.as_secs_f64(),
@@ -257,11 +263,11 @@ pub fn render_svg(rows: &[TaskRow], title: &str) -> String {
         }
         let _ = writeln!(out, "</g>");
     }
-    // The legend: three states a line.
+    // The legend: a state a line.
     let _ = writeln!(out, "<g class=\"legend\">");
     for (i, state) in TaskState::ALL.iter().enumerate() {
-        let x = 8.0 + (i % 3) as f64 * 190.0;
-        let y = legend_top + (i / 3) as f64 * 20.0;
+        let x = 8.0;
+        let y = legend_top + i as f64 * 18.0;
         let _ = writeln!(
             out,
             "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\" \

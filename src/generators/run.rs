@@ -25,7 +25,6 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorState, Resumed};
 use crate::generators::request::Request;
-use crate::reactor::instrument::TASK_TARGET;
 
 /// A coroutine that `run` can schedule: sent nothing, yields requests.
 pub type Coroutine = Generator<(), Request>;
@@ -67,6 +66,11 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
     }
 }
 // ANCHOR_END: run
+
+/// The `tracing` target of the per-task events, here and in every later
+/// loop (re-exported as [`crate::reactor::instrument::TASK_TARGET`]): the
+/// events lesson 11's timelines are drawn from.
+pub const TASK_TARGET: &str = "yieldloop::task";
 
 /// Resumes `coroutine` with `step` (a `send` or a `throw`), and tells
 /// `tracing` what happened the way lesson 06's reactor does: `resume`, then

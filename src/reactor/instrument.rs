@@ -31,8 +31,9 @@ use std::time::Duration;
 
 use crate::reactor::task::TaskState;
 
-/// The `tracing` target of the per-task events.
-pub const TASK_TARGET: &str = "yieldloop::task";
+/// The `tracing` target of the per-task events (defined with the first loop
+/// that sends them, lesson 03's `run`).
+pub use crate::generators::run::TASK_TARGET;
 /// The `tracing` target of the per-iteration events.
 pub const LOOP_TARGET: &str = "yieldloop::loop";
 
