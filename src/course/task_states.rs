@@ -224,7 +224,7 @@ impl Open {
     /// only for running (a step on the virtual clock).
     fn until(self, at: Duration) -> Option<Interval> {
         let end = at.max(self.since);
-        (end > self.since || self.state == TaskState::Running).then(|| Interval {
+        (end > self.since || self.state == TaskState::Running).then_some(Interval {
             state: self.state,
             start: self.since,
             end,
