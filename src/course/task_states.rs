@@ -242,8 +242,9 @@ struct Recorded {
     /// Task id → row index, for tasks not finished yet. (Ids restart with
     /// each new loop, so a finished task's id may come back as a new row.)
     live: HashMap<u64, usize>,
-    /// The row whose task is running now, if any.
-    running: Option<usize>,
+    /// The row whose task is running now, if any, and the thread it runs
+    /// on (a line printed by another thread, say a client's, names nothing).
+    running: Option<(usize, std::thread::ThreadId)>,
     /// Rows named by the lesson's own lines, when no task event came at all
     /// (lesson 01): name → (first line, last line).
     by_lines: Vec<(String, Duration, Duration)>,
@@ -317,7 +318,7 @@ impl Recorded {
                 if self.rows[row].name.is_empty() {
                     self.rows[row].name = fields.name.clone();
                 }
-                self.running = Some(row);
+                self.running = Some((row, std::thread::current().id()));
                 self.enter(row, TaskState::Running, at, String::new());
             }
             "suspend" => {
@@ -343,7 +344,7 @@ impl Recorded {
             "cancel" => {
                 let row = self.row(id, at);
                 self.instant(row, "cancel", at, "");
-                if self.running != Some(row) {
+                if self.running.map(|(running, _)| running) != Some(row) {
                     self.enter(row, TaskState::Cancelled, at, String::new());
                 }
             }
@@ -362,7 +363,7 @@ impl Recorded {
                 }
                 self.rows[row].finished = Some((at, cancelled));
                 self.live.remove(&id);
-                if self.running == Some(row) {
+                if self.running.map(|(running, _)| running) == Some(row) {
                     self.running = None;
                 }
             }
@@ -377,8 +378,8 @@ impl Recorded {
         if first_word.is_empty() || first_word.starts_with(|c: char| c.is_ascii_digit()) {
             return;
         }
-        if let Some(row) = self.running {
-            if self.rows[row].name.is_empty() {
+        if let Some((row, thread)) = self.running {
+            if thread == std::thread::current().id() && self.rows[row].name.is_empty() {
                 self.rows[row].name = first_word.to_string();
             }
         }
