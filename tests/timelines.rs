@@ -18,7 +18,7 @@ const L09: &str = env!("CARGO_BIN_EXE_09-sync");
 
 /// A scratch file name for this test process.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("yieldloop-timelines-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("timelines");
     fs::create_dir_all(&dir).expect("a scratch folder");
     dir.join(name)
 }
