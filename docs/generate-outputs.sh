@@ -6,4 +6,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 UPDATE_BOOK_OUTPUTS=1 cargo test --quiet --test book_outputs the_book_shows_what
+# The timeline pictures, too (docs/generate-timelines.sh).
+UPDATE_BOOK_OUTPUTS=1 cargo test --quiet --test book_timelines
 git status --short docs/src/generated

@@ -20,8 +20,8 @@
 
 use clap::Parser;
 use tracing::info;
-use yieldloop::course::cli::ClockArgs;
-use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::course::cli::{ClockArgs, ObserveArgs};
+use yieldloop::course::trace;
 use yieldloop::{secs, Clock};
 
 // ANCHOR: blocking
@@ -49,15 +49,29 @@ fn b(clock: &Clock) {
 struct Args {
     #[command(flatten)]
     clock: ClockArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
-fn main() -> Result<(), TraceInitError> {
-    let clock = Args::parse().clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    if args.observe.step {
+        // The one flag of the set that needs a loop: say so instead of
+        // ignoring it.
+        eprintln!(
+            "01-blocking: this lesson runs no loop, so there is nothing to step through; \
+             --step starts with lesson 03 (cargo run --bin 03-run-loop -- --virtual --step)"
+        );
+        std::process::exit(2);
+    }
+    let clock = args.clock.clock();
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
     // ANCHOR: main
     a(&clock);
     b(&clock);
     // ANCHOR_END: main
     timeline.print();
+    observer.finish()?;
     Ok(())
 }

@@ -25,7 +25,7 @@
 use clap::Parser;
 use tracing::info;
 use yieldloop::course::cli::{ClockArgs, ObserveArgs};
-use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::course::trace;
 use yieldloop::generators::run::{run, Coroutine};
 use yieldloop::{secs, Generator, Request};
 
@@ -63,14 +63,16 @@ struct Args {
     observe: ObserveArgs,
 }
 
-fn main() -> Result<(), TraceInitError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
     let clock = args.clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
     // ANCHOR: main
     run(&clock, vec![a(), b()]);
     // ANCHOR_END: main
     timeline.print();
+    observer.finish()?;
     Ok(())
 }

@@ -38,7 +38,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing::info;
 use yieldloop::course::cli::{ClockArgs, ObserveArgs};
-use yieldloop::course::trace::{self, TraceInitError};
+use yieldloop::course::trace;
 use yieldloop::generators::run::{run, Coroutine, Yield};
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{secs, Generator, Request};
@@ -110,11 +110,12 @@ struct Args {
     observe: ObserveArgs,
 }
 
-fn main() -> Result<(), TraceInitError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
     let clock = args.clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
 
     println!("part 1: sleep() is a function");
     run(&clock, vec![foo()]);
@@ -134,5 +135,6 @@ fn main() -> Result<(), TraceInitError> {
         println!("run again with RUST_BACKTRACE=1 to see every frame");
     }
     // ANCHOR_END: catch
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }

@@ -66,7 +66,7 @@ fn server(listener: TcpListener, handle: LoopHandle) -> Task {
         match sock_accept(co, &listener) {
             Ok((client, peer)) => {
                 info!("{peer} connected");
-                handle.spawn(client_task(client, peer));
+                handle.spawn(client_task(client, peer).named(format!("client {peer}")));
             }
             // Out of descriptors (EMFILE), say. The connection stays queued,
             // so the listener stays readable: retrying at once would spin.
@@ -173,24 +173,25 @@ struct Args {
 
 // ANCHOR: main
 fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
-    trace::init(clock).map_err(io::Error::other)?;
+    let observer = trace::init_observed(clock, &args.observe).map_err(io::Error::other)?;
     if let Some(fd) = args.first_client_fd {
         descriptors::check_reachable(fd)?; // refuse before saying "listening"
     }
     let handle = LoopHandle::new();
     // Ctrl-C is handled from before the first line: a script that reads
     // `listening on` and at once sends SIGINT must find the handler there.
-    handle.spawn(stop_on_ctrl_c(handle.clone())?);
+    // `named`: what the task is called on a `--timeline` (lesson 11).
+    handle.spawn(stop_on_ctrl_c(handle.clone())?.named("ctrl-c"));
     // Lesson 11: `kill -USR1 <pid>` prints to_read, to_write and the sleepers.
     select_loop::dump_on_sigusr1()?;
     let listener = net::listen(&args.server.host, args.server.port)?;
     println!("{}", cli::listening_line(listener.local_addr()?));
     io::stdout().flush()?; // a script waiting for this line must not wait longer
 
-    handle.spawn(server(listener, handle.clone()));
-    handle.spawn(ticker());
+    handle.spawn(server(listener, handle.clone()).named("server"));
+    handle.spawn(ticker().named("ticker"));
     if let Some(delay) = args.server.run_for() {
-        handle.spawn(stop_after(delay, handle.clone()));
+        handle.spawn(stop_after(delay, handle.clone()).named("stop_after"));
     }
     let _held = match args.first_client_fd {
         Some(fd) => descriptors::hold_until_next_is(fd)?,
@@ -198,13 +199,18 @@ fn serve(args: &Args, clock: &Clock) -> io::Result<()> {
     };
     select_loop::run(clock, &handle)?;
     info!("stopped");
-    Ok(())
+    observer.finish().map_err(io::Error::other)
 }
 
 /// `blocking`, `threads`, `callbacks`, `coroutines`: see `05_starting_points.rs`.
-fn run_starting_point(which: StartingPoint, clock: &Clock) -> io::Result<()> {
-    trace::init(clock).map_err(io::Error::other)?;
-    starting_points::run(which, clock)
+fn run_starting_point(
+    which: StartingPoint,
+    clock: &Clock,
+    observe: &ObserveArgs,
+) -> io::Result<()> {
+    let observer = trace::init_observed(clock, observe).map_err(io::Error::other)?;
+    starting_points::run(which, clock)?;
+    observer.finish().map_err(io::Error::other)
 }
 
 fn main() -> ExitCode {
@@ -212,7 +218,7 @@ fn main() -> ExitCode {
     args.observe.install_stepper(); // lesson 11's `--step`
     let result = match args.starting_point {
         None => serve(&args, &Clock::real()),
-        Some(which) => run_starting_point(which, &Clock::real()),
+        Some(which) => run_starting_point(which, &Clock::real(), &args.observe),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

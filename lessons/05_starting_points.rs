@@ -183,8 +183,8 @@ fn coroutine_server(
     for_how_long: Duration,
 ) -> io::Result<()> {
     let handle = LoopHandle::new();
-    handle.spawn(super::server(listener, handle.clone()));
-    handle.spawn(super::stop_after(for_how_long, handle.clone()));
+    handle.spawn(super::server(listener, handle.clone()).named("server"));
+    handle.spawn(super::stop_after(for_how_long, handle.clone()).named("stop_after"));
     select_loop::run(clock, &handle)
 }
 

@@ -281,8 +281,8 @@ fn count_visit(visits: &Rc<RefCell<u64>>) -> Result<(), SuspendError> {
 }
 
 /// Runs (a) to (e), each beside the ticker where the ticker shows something.
-fn costs(clock: &Clock) -> Result<(), Box<dyn Error>> {
-    trace::init(clock)?;
+fn costs(clock: &Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(clock, observe)?;
 
     let mut event_loop = Builder::new().clock(clock.clone()).build()?;
     info!("(a) invisible switch points: two transfers of 80 from alice's 100");
@@ -334,7 +334,7 @@ fn costs(clock: &Clock) -> Result<(), Box<dyn Error>> {
         }
     }
     info!("visits counted: {}", visits.borrow());
-    Ok(())
+    Ok(observer.finish()?)
 }
 // ANCHOR_END: costs
 
@@ -534,9 +534,9 @@ fn parse_args() -> Args {
 
 // ANCHOR: main
 // ANCHOR: stopping
-fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
+fn serve(args: &ServerArgs, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
     let clock = Clock::real();
-    trace::init(&clock)?;
+    let observer = trace::init_observed(&clock, observe)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
     dump_tasks_on_sigusr1(&event_loop.handle())?;
@@ -552,6 +552,7 @@ fn serve(args: &ServerArgs) -> Result<(), Box<dyn Error>> {
     let run_for = args.run_for();
     event_loop.run_until_complete(move || run_server(listener, &ctrl_c, run_for))??;
     info!("stopped");
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(()) // every client task has finished: the server's scope saw to it
 }
 
@@ -615,8 +616,8 @@ fn wait_for_stop(
 
 // ANCHOR: run_ab
 /// `ab`: both tasks in a scope, then lesson 03's timeline of the run.
-fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
-    let timeline = trace::init_with_timeline(&clock)?;
+fn ab(clock: Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(&clock, observe)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     // `main` starts both in a scope, which returns once both have finished,
     // with the first error if one failed (scopes are lesson 08's; lesson 07
@@ -627,49 +628,54 @@ fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
             let _ = tasks.spawn("b", b);
         })
     })??;
-    timeline.print();
+    observer.timeline().print();
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: run_ab
 
 /// `callbacks`: schedule them, run until nothing is left.
-fn callback_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
-    trace::init(&clock)?;
+fn callback_demo(clock: Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(&clock, observe)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     callbacks(&event_loop);
     event_loop.run_forever()?;
-    Ok(())
+    Ok(observer.finish()?)
 }
 
 /// `unix`: the echo in a loop, its socket file in a directory of its own.
-fn unix_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
-    trace::init(&clock)?;
+fn unix_demo(clock: Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(&clock, observe)?;
     let dir = std::env::temp_dir().join(format!("yieldloop-06-unix-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("echo.sock");
     let mut event_loop = Builder::new().clock(clock).build()?;
     let result = event_loop.run_until_complete(move || unix_echo(&path));
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(result??)
+    result??;
+    Ok(observer.finish()?)
 }
 
 /// `udp`: the UDP echo in a loop.
-fn udp_demo(clock: Clock) -> Result<(), Box<dyn Error>> {
-    trace::init(&clock)?;
+fn udp_demo(clock: Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(&clock, observe)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
-    Ok(event_loop.run_until_complete(udp_echo)??)
+    event_loop.run_until_complete(udp_echo)??;
+    Ok(observer.finish()?)
 }
 
 fn main() -> ExitCode {
     let args = parse_args();
     args.observe.install_stepper(); // lesson 11's `--step`
     let result = match args.demo {
-        None => serve(&args.server),
-        Some(Demo::Ab { clock }) => ab(args.clock.or(clock).clock()),
-        Some(Demo::Callbacks { clock }) => callback_demo(args.clock.or(clock).clock()),
-        Some(Demo::Unix { clock }) => unix_demo(args.clock.or(clock).clock()),
-        Some(Demo::Udp { clock }) => udp_demo(args.clock.or(clock).clock()),
-        Some(Demo::Costs) => costs(&Clock::real()),
+        None => serve(&args.server, &args.observe),
+        Some(Demo::Ab { clock }) => ab(args.clock.or(clock).clock(), &args.observe),
+        Some(Demo::Callbacks { clock }) => {
+            callback_demo(args.clock.or(clock).clock(), &args.observe)
+        }
+        Some(Demo::Unix { clock }) => unix_demo(args.clock.or(clock).clock(), &args.observe),
+        Some(Demo::Udp { clock }) => udp_demo(args.clock.or(clock).clock(), &args.observe),
+        Some(Demo::Costs) => costs(&Clock::real(), &args.observe),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -366,16 +366,15 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
-    let clock = args.clock.clock();
-    if let Err(error) = run(clock) {
+    if let Err(error) = run(args.clock.clock(), &args.observe) {
         eprintln!("07-tasks: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: yieldloop::Clock) -> Result<()> {
-    trace::init(&clock)?;
+fn run(clock: yieldloop::Clock, observe: &ObserveArgs) -> Result<()> {
+    let observer = trace::init_observed(&clock, observe)?;
     // Lesson 11: `kill -USR1 <pid>` prints every task with its backtrace.
     // Real time only: a watched descriptor makes the virtual clock give I/O
     // a grace period before each jump (see the Guarantees page).
@@ -414,6 +413,7 @@ fn run(clock: yieldloop::Clock) -> Result<()> {
         update_index(server, &pages, CacheCall::Fixed)
     })??;
     event_loop.run_once()?; // let the call_soon'd update_cache run
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

@@ -244,16 +244,16 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
-    let clock = args.clock.clock();
-    if let Err(error) = run(clock) {
+    if let Err(error) = run(args.clock.clock(), &args.observe) {
         eprintln!("08-cancel: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: Clock) -> Result {
-    let timeline = trace::init_with_timeline(&clock)?;
+fn run(clock: Clock, observe: &ObserveArgs) -> Result {
+    let observer = trace::init_observed(&clock, observe)?;
+    let timeline = observer.timeline().clone();
     let mut event_loop = Builder::new().clock(clock).build()?;
     event_loop.run_until_complete(move || -> Result {
         let new_log = || Rc::new(RefCell::new(Some(Vec::new())));
@@ -264,6 +264,7 @@ fn run(clock: Clock) -> Result {
         timeouts()?;
         shielded()
     })??;
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

@@ -234,15 +234,16 @@ fn main() -> ExitCode {
         Some(part) => vec![part],
         None => vec![Part::Race, Part::Lock, Part::Queue, Part::Semaphore],
     };
-    if let Err(error) = run(args.clock.clock(), parts) {
+    if let Err(error) = run(args.clock.clock(), parts, &args.observe) {
         eprintln!("09-sync: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run(clock: Clock, parts: Vec<Part>) -> Result {
-    let timeline = trace::init_with_timeline(&clock)?;
+fn run(clock: Clock, parts: Vec<Part>, observe: &ObserveArgs) -> Result {
+    let observer = trace::init_observed(&clock, observe)?;
+    let timeline = observer.timeline().clone();
     let mut event_loop = Builder::new().clock(clock).build()?;
     event_loop.run_until_complete(move || -> Result {
         for part in parts {
@@ -267,6 +268,7 @@ fn run(clock: Clock, parts: Vec<Part>) -> Result {
         }
         Ok(())
     })??;
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

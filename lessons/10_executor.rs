@@ -209,16 +209,17 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
-    if let Err(error) = run() {
+    if let Err(error) = run(&args.observe) {
         eprintln!("10-executor: {error}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
 
-fn run() -> Result {
+fn run(observe: &ObserveArgs) -> Result {
     let clock = Clock::real();
-    let timeline = trace::init_with_timeline(&clock)?;
+    let observer = trace::init_observed(&clock, observe)?;
+    let timeline = observer.timeline().clone();
     let dir = std::env::temp_dir().join(format!("yieldloop-lesson-10-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // The step timer is the hook for a debug mode (asyncio's
@@ -247,6 +248,7 @@ fn run() -> Result {
     });
     let _ = std::fs::remove_dir_all(&dir);
     outcome??;
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 // ANCHOR_END: main

@@ -197,7 +197,8 @@ fn main() -> Result {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
     let clock = args.clock.clock();
-    let timeline = trace::init_with_timeline(&clock)?;
+    let observer = trace::init_observed(&clock, &args.observe)?;
+    let timeline = observer.timeline();
     a_blocking_call(&clock)?;
     a_task_never_joined(&clock)?;
     stacks(&clock)?;
@@ -207,7 +208,8 @@ fn main() -> Result {
     timeline.restart(clock.now());
     the_ab_timeline(&clock)?;
     timeline.print();
-    // Part 5 is yours: the step-through debugger, on any lesson's loop.
+    observer.finish()?; // --timeline and friends: see "Reading a timeline"
+                        // Part 5 is yours: the step-through debugger, on any lesson's loop.
     println!(
         "\nnow step through a loop yourself: cargo run --bin 03-run-loop -- --virtual --step\n\
          (Enter: one iteration, t: one task step, c: continue, p: tasks with backtraces, q: quit)"

@@ -54,6 +54,7 @@ use tracing::{info, warn};
 use yieldloop::course::cli::{ClockArgs, ObserveArgs};
 use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
+use yieldloop::reactor::instrument::TASK_TARGET;
 use yieldloop::{secs, Builder, Clock, EventLoop, Handle, TimerHandle};
 
 // ANCHOR: ab
@@ -218,6 +219,8 @@ impl Executor {
             waker: waker.clone(),
         };
         self.tasks.borrow_mut().insert(id, task);
+        // Lesson 11's events, as the reactor sends them, for `--timeline`.
+        tracing::debug!(target: TASK_TARGET, task = id, name, "spawn");
         waker.wake_by_ref();
         self.schedule_poll(); // RUNNING may not be set yet
     }
@@ -259,17 +262,21 @@ impl Executor {
             return; // finished already, or a wake-up for a task being polled
         };
         let mut context = Context::from_waker(&waker);
+        tracing::trace!(target: TASK_TARGET, task = id, "resume");
         // A panicking future ends only its own task, like a panicking
         // yieldloop task (lesson 07) or a tokio task (its JoinError).
         let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
         let mut tasks = self.tasks.borrow_mut();
         match polled {
             Ok(Poll::Pending) => {
+                // A pending future waits on whatever holds its waker.
+                tracing::trace!(target: TASK_TARGET, task = id, kind = "future", "suspend");
                 if let Some(task) = tasks.get_mut(&id) {
                     task.future = Some(future);
                 }
             }
             Ok(Poll::Ready(())) => {
+                tracing::debug!(target: TASK_TARGET, task = id, outcome = "returned", "finish");
                 tasks.remove(&id);
             }
             Err(_) => {
@@ -459,8 +466,8 @@ enum Demo {
 
 // ANCHOR: main
 /// Lesson 03's a/b, as futures on the executor.
-fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
-    let timeline = trace::init_with_timeline(&clock)?;
+fn ab(clock: Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(&clock, observe)?;
     let future = a();
     println!(
         "a() returned a future of {} bytes; nothing printed yet: futures are lazy",
@@ -473,18 +480,20 @@ fn ab(clock: Clock) -> Result<(), Box<dyn Error>> {
     executor.spawn("a", a());
     executor.spawn("b", b());
     executor.run(&mut event_loop)?;
-    timeline.print();
+    observer.timeline().print();
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 
 /// `cancel`: slow() is dropped at 0.3 s, and the loop has nothing left.
-fn cancel(clock: Clock) -> Result<(), Box<dyn Error>> {
-    trace::init(&clock)?;
+fn cancel(clock: Clock, observe: &ObserveArgs) -> Result<(), Box<dyn Error>> {
+    let observer = trace::init_observed(&clock, observe)?;
     let mut event_loop = Builder::new().clock(clock).build()?;
     let executor = Executor::new(event_loop.handle());
     executor.spawn("main", with_timeout(secs(0.3), slow()));
     executor.run(&mut event_loop)?;
     info!("loop done: no timer left");
+    observer.finish()?; // --timeline and friends (lesson 11)
     Ok(())
 }
 
@@ -492,8 +501,8 @@ fn main() -> ExitCode {
     let args = Args::parse();
     args.observe.install_stepper(); // lesson 11's `--step`
     let result = match args.demo {
-        None => ab(args.clock.clock()),
-        Some(Demo::Cancel { clock }) => cancel(clock.clock()),
+        None => ab(args.clock.clock(), &args.observe),
+        Some(Demo::Cancel { clock }) => cancel(args.clock.or(clock).clock(), &args.observe),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use yieldloop::course::cli::{parse_concurrency, parse_seconds, parse_timeout};
+use yieldloop::course::cli::{parse_concurrency, parse_seconds, parse_timeout, ObserveArgs};
+use yieldloop::course::trace;
 use yieldloop::println; // like std's, but `| head` ends the program quietly
 use yieldloop::{
-    resolve, run_in_executor, sleep, spawn, wait_for, write_file, EventLoop, Queue, Semaphore,
+    resolve, run_in_executor, sleep, spawn, wait_for, write_file, Builder, Clock, Queue, Semaphore,
     StreamReader, StreamWriter, TcpStream,
 };
 
@@ -62,6 +63,8 @@ struct Args {
     /// Use N worker tasks on a Queue instead of a task per URL under a Semaphore.
     #[arg(long)]
     workers: bool,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// How many redirects one URL may follow.
@@ -533,7 +536,14 @@ fn run(args: Args) -> Result<bool, Box<dyn Error>> {
         started: Instant::now(),
         names: RefCell::new(HashSet::new()),
     });
-    let mut event_loop = EventLoop::new()?;
+    // `--timeline` and friends (lesson 11): the recorder must read the
+    // loop's own clock. Without them, no subscriber: stdout is for results.
+    let clock = Clock::real();
+    let observer = match fetcher.args.observe.any() {
+        true => Some(trace::init_observed(&clock, &fetcher.args.observe)?),
+        false => None,
+    };
+    let mut event_loop = Builder::new().clock(clock).build()?;
     let beat = event_loop.spawn("heartbeat", {
         let fetcher = fetcher.clone();
         move || heartbeat(fetcher)
@@ -570,11 +580,16 @@ fn run(args: Args) -> Result<bool, Box<dyn Error>> {
     }
     eprintln!("{summary}");
     io::stderr().flush()?;
+    if let Some(observer) = observer {
+        observer.finish()?;
+    }
     Ok(t.failed.get() == 0)
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    args.observe.install_stepper(); // lesson 11's `--step`
+    match run(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {

@@ -35,6 +35,8 @@ mod solution_call_later;
 mod solution_callback_future;
 #[path = "../lessons/exercises/solutions/countdown.rs"]
 mod solution_countdown;
+#[path = "../lessons/exercises/solutions/find_the_blocker.rs"]
+mod solution_find_the_blocker;
 #[path = "../lessons/exercises/solutions/forgotten_cancel.rs"]
 mod solution_forgotten_cancel;
 #[path = "../lessons/exercises/solutions/gather.rs"]
@@ -69,6 +71,8 @@ mod stub_call_later;
 mod stub_callback_future;
 #[path = "../lessons/exercises/countdown.rs"]
 mod stub_countdown;
+#[path = "../lessons/exercises/find_the_blocker.rs"]
+mod stub_find_the_blocker;
 #[path = "../lessons/exercises/forgotten_cancel.rs"]
 mod stub_forgotten_cancel;
 #[path = "../lessons/exercises/gather.rs"]
@@ -99,6 +103,7 @@ mod stubs {
     pub(crate) use super::stub_call_later as call_later;
     pub(crate) use super::stub_callback_future as callback_future;
     pub(crate) use super::stub_countdown as countdown;
+    pub(crate) use super::stub_find_the_blocker as find_the_blocker;
     pub(crate) use super::stub_forgotten_cancel as forgotten_cancel;
     pub(crate) use super::stub_gather as gather;
     pub(crate) use super::stub_grep as grep;
@@ -120,6 +125,7 @@ mod solutions {
     pub(crate) use super::solution_call_later as call_later;
     pub(crate) use super::solution_callback_future as callback_future;
     pub(crate) use super::solution_countdown as countdown;
+    pub(crate) use super::solution_find_the_blocker as find_the_blocker;
     pub(crate) use super::solution_forgotten_cancel as forgotten_cancel;
     pub(crate) use super::solution_gather as gather;
     pub(crate) use super::solution_grep as grep;
@@ -164,6 +170,9 @@ macro_rules! outcome {
             "transfer" => checks::transfer::check($kind::transfer::transfer),
             "bounded_fetch" => checks::bounded_fetch::check($kind::bounded_fetch::fetch_all),
             "async_write" => checks::async_write::check($kind::async_write::save),
+            "find_the_blocker" => {
+                checks::find_the_blocker::check($kind::find_the_blocker::dashboard)
+            }
             other => panic!("tests/exercises.rs does not know the exercise `{other}`: add it"),
         }
     };

@@ -151,10 +151,11 @@ fn suspend_says_what_the_task_waits_on() {
             .flat_map(|(_, fields)| fields.iter().cloned())
             .collect()
     };
-    // The child sleeps 1 s from 0: its timer is due at 1.000.
-    assert_eq!(waits("child"), ["on=timer at 1.000"]);
+    // The child sleeps 1 s from 0: its timer is due at 1.000. (`kind` is
+    // the one word the timelines of lesson 11 draw a state from.)
+    assert_eq!(waits("child"), ["on=timer at 1.000", "kind=timer"]);
     // The doomed task sleeps 10 s from 1.000.
-    assert_eq!(waits("doomed"), ["on=timer at 11.000"]);
+    assert_eq!(waits("doomed"), ["on=timer at 11.000", "kind=timer"]);
     // The first task waits on the join of task 2, a timer at 1.500, then
     // on the join of task 3.
     let all: Vec<String> = suspends
@@ -165,6 +166,7 @@ fn suspend_says_what_the_task_waits_on() {
         "on=join of task 2",
         "on=timer at 1.500",
         "on=join of task 3",
+        "kind=join",
     ] {
         assert!(
             all.iter().any(|f| f == expected),

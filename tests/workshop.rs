@@ -85,20 +85,20 @@ fn list_creates_the_copies_and_shows_every_exercise_pending_in_ladder_order() {
     let ran = workshop(&dir, &["list"]);
     assert!(ran.success, "{}", ran.stderr);
     assert!(
-        ran.stdout.contains("Created your copies of 17 exercise(s)"),
+        ran.stdout.contains("Created your copies of 18 exercise(s)"),
         "{}",
         ran.stdout
     );
-    assert!(ran.stdout.contains("0/17 done"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("0/18 done"), "{}", ran.stdout);
     let names: Vec<&str> = ran
         .stdout
         .lines()
         .filter(|line| line.contains("pending"))
         .filter_map(|line| line.split_whitespace().next())
         .collect();
-    assert_eq!(names.len(), 17, "{}", ran.stdout);
+    assert_eq!(names.len(), 18, "{}", ran.stdout);
     assert_eq!(&names[..3], ["grep", "averager", "run"]);
-    assert_eq!(names.last(), Some(&"async_write"));
+    assert_eq!(names.last(), Some(&"find_the_blocker"));
     assert!(
         ran.stdout.contains("les. 08"),
         "the lesson each follows: {}",
@@ -143,12 +143,12 @@ fn a_solved_exercise_is_done_and_check_moves_on_to_the_next() {
         "{}",
         ran.stdout
     );
-    assert!(workshop(&dir, &["list"]).stdout.contains("0/17 done"));
+    assert!(workshop(&dir, &["list"]).stdout.contains("0/18 done"));
 
     // Deleting the marker, as asked, makes it done without another check.
     fs::write(dir.join("grep.rs"), solution("grep")).unwrap();
     let list = workshop(&dir, &["list"]).stdout;
-    assert!(list.contains("1/17 done"), "{list}");
+    assert!(list.contains("1/18 done"), "{list}");
     assert!(
         list.lines()
             .any(|l| l.starts_with("  grep") && l.contains("done")),
@@ -171,10 +171,10 @@ fn a_solved_exercise_is_done_and_check_moves_on_to_the_next() {
         "{}",
         ran.stdout
     );
-    assert!(workshop(&dir, &["list"]).stdout.contains("2/17 done"));
+    assert!(workshop(&dir, &["list"]).stdout.contains("2/18 done"));
     // Editing a done exercise makes it pending again until it passes again.
     fs::write(dir.join("grep.rs"), solution("grep") + "\n// changed\n").unwrap();
-    assert!(workshop(&dir, &["list"]).stdout.contains("1/17 done"));
+    assert!(workshop(&dir, &["list"]).stdout.contains("1/18 done"));
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn verify_proves_every_stub_fails_and_every_solution_passes() {
     assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
     assert_eq!(
         ran.stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        34,
+        36,
         "{}",
         ran.stdout
     );

@@ -279,6 +279,21 @@ pub const EXERCISES: &[Exercise] = &[
         ],
         check_call: "checks::async_write::check(exercise::save)",
     },
+    Exercise {
+        name: "find_the_blocker",
+        lesson: "11",
+        page: "workshop-timelines.md",
+        summary: "read a timeline, find the task that holds the loop, fix it",
+        hints: [
+            "Look at the timeline the check prints, not at the code: which row has a long █ bar?",
+            "resize_images crunches all four images in one step: cpu() never suspends, so \
+             nobody else runs until the loop is handed back. The ticker's ─ ends on time, but \
+             its tick waits for that bar to end.",
+            "for _ in 0..4 {\n    cpu(secs(0.1));\n    yield_now()?; // a turn for the others\n}\n\
+             (import yield_now from yieldloop)",
+        ],
+        check_call: "checks::find_the_blocker::check(exercise::dashboard)",
+    },
 ];
 
 /// The exercise called `name`.

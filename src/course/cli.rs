@@ -1,5 +1,5 @@
 //! Flags that several lessons share. Introduced by lesson 01 (`--virtual`); lesson 05
-//! adds the server contract.
+//! adds the server contract; lesson 11 the timelines ([`ObserveArgs`]).
 //!
 //! Lessons 05 and 06 (and the tests and benchmarks that drive them) start a
 //! server with `--host`, `--port` and `--seconds`, and read its first line of
@@ -194,19 +194,43 @@ impl ClockArgs {
     }
 }
 
-/// The flags that let a learner watch a lesson's loop (lesson 11). Use with
-/// `#[command(flatten)]` in every lesson that runs a loop.
+/// The flags that let a learner watch a lesson's loop (lesson 11), on every
+/// lesson that runs one: a timeline of what its tasks did ("Reading a
+/// timeline") and the step-through debugger ("Stepping through the loop").
+/// Use with `#[command(flatten)]`; call [`ObserveArgs::install_stepper`]
+/// before the loop is built, hand the flags to
+/// [`crate::course::trace::init_observed`], and call
+/// [`Observer::finish`](crate::course::trace::Observer::finish) after the run.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ObserveArgs {
+    /// After the run, print a timeline of the tasks: one row per task, one character per
+    /// state (running, ready, waiting on a timer, on I/O, on a task/lock/queue/event/executor,
+    /// cancelled), a time axis and a legend.
+    // `global`: in a lesson with demos (`06-reactor ab`), the flags may come
+    // before the demo's name or after it.
+    #[arg(long, global = true)]
+    pub timeline: bool,
+    /// Write the same timeline as an SVG picture to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub timeline_svg: Option<std::path::PathBuf>,
+    /// Write the run as Chrome trace-event JSON to FILE (open it in https://ui.perfetto.dev
+    /// or chrome://tracing): one track per task.
+    #[arg(long, value_name = "FILE.json", global = true)]
+    pub trace_out: Option<std::path::PathBuf>,
     /// Step through the loop: pause before each iteration and show the ready queue, the timers,
     /// what the selector watches and the timeout (keys: Enter step, t task, c continue, p tasks,
     /// q quit).
-    // `global`: in a lesson with subcommands, `--step` may come after the subcommand's name too.
     #[arg(long, global = true)]
     pub step: bool,
 }
 
 impl ObserveArgs {
+    /// Whether any of the timeline flags asks for the task recorder
+    /// (`--step` does not need it).
+    pub fn any(&self) -> bool {
+        self.timeline || self.timeline_svg.is_some() || self.trace_out.is_some()
+    }
+
     /// With `--step`, installs lesson 11's debugger
     /// ([`crate::debug::stepper`]) for the loops this thread runs from now on.
     pub fn install_stepper(&self) {

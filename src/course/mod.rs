@@ -13,9 +13,15 @@
 //! | [`cli`]      | 01, 05 | shared lesson flags: `--virtual`, `--host`, `--port` |
 //! | [`output`]   | 01     | printing that stops quietly on a closed pipe (`\| head`) |
 //! | [`ladder`]   | —      | the list of lessons the course prints                |
+//! | [`task_states`] | 11  | each task's states over time, from the loop's events |
+//! | [`gantt`]    | 11     | those states drawn: terminal chart and SVG           |
+//! | [`perfetto`] | 11     | those states as Chrome trace-event JSON (Perfetto)   |
 
 pub mod cli;
+pub mod gantt;
 pub mod ladder;
 pub mod output;
+pub mod perfetto;
+pub mod task_states;
 pub mod timeline;
 pub mod trace;

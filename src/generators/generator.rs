@@ -179,7 +179,15 @@ pub struct Generator<S, Y, R = (), E = Infallible> {
     /// The body's type name (`_03_run_loop::a::{{closure}}`): free to keep
     /// (a `&'static str`), and how `--step` tells coroutines apart.
     body: &'static str,
+    /// A serial number, unique in the process: how the loops' events name
+    /// a coroutine on the timelines (lesson 11).
+    id: u64,
+    /// Its name on the timelines, if it was given one ([`Generator::named`]).
+    name: Option<std::borrow::Cow<'static, str>>,
 }
+
+/// The last [`Generator::id`] handed out.
+static LAST_GENERATOR_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<S, Y, R, E> Generator<S, Y, R, E>
 where
@@ -237,6 +245,8 @@ where
             guarded,
             suspended_at: None,
             body: std::any::type_name::<F>(),
+            id: LAST_GENERATOR_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            name: None,
         })
     }
 }
@@ -289,6 +299,24 @@ impl<S, Y, R, E> Generator<S, Y, R, E> {
             name = outer;
         }
         name.rsplit("::").next().unwrap_or(name)
+    }
+
+    /// Its serial number: the first generator made in a process is 1, the
+    /// next 2, and so on. The loops name it by this in their events.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Gives it a name, for the timelines of lesson 11 (a reactor task gets
+    /// its name from `spawn`; a generator has none unless given one).
+    pub fn named(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Its name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Whether the generator can no longer be resumed.

@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::generators::generator::{Co, Generator, GeneratorState};
+use crate::generators::generator::{Co, Generator, GeneratorState, Resumed};
 use crate::generators::request::Request;
 use crate::stepping::WaitOn;
 use crate::stepping::{self, LoopView, StepHook, TaskSnapshot, TimerView};
@@ -60,7 +60,8 @@ pub fn run(clock: &Clock, coroutines: Vec<Coroutine>) {
             pause(hook.as_ref(), clock, &wakes, i);
         }
         clock.sleep_until(wakes[i].0);
-        match wakes[i].1.send(()) {
+        // `traced`: the same `send`, told to the timelines (lesson 11).
+        match traced(&mut wakes[i].1, |coroutine| coroutine.send(())) {
             Ok(GeneratorState::Yielded(Request::Sleep(delay))) => wakes[i].0 = clock.now() + delay,
             Ok(GeneratorState::Returned(())) => drop(wakes.remove(i)),
             // `run` has no selector; see the note on `run` for why this panics.
@@ -123,6 +124,40 @@ fn pause(hook: &dyn StepHook, clock: &Clock, wakes: &[(Duration, Coroutine)], ne
     stepping::set_step_time(wakes[next].0.max(now));
     hook.before_iteration(&view, &dump);
     hook.before_task_step(&label(next), &dump);
+}
+
+/// The `tracing` target of the per-task events, here and in every later
+/// loop (re-exported as [`crate::reactor::instrument::TASK_TARGET`]): the
+/// events lesson 11's timelines are drawn from.
+pub const TASK_TARGET: &str = "yieldloop::task";
+
+/// Resumes `coroutine` with `step` (a `send` or a `throw`), and tells
+/// `tracing` what happened the way lesson 06's reactor does: `resume`, then
+/// `suspend` with what it asked for, or `finish`. The timelines of lesson 11
+/// (`--timeline`) are drawn from these events; with nobody listening they
+/// cost a load and a branch each.
+pub(crate) fn traced<S, R, E>(
+    coroutine: &mut Generator<S, Request, R, E>,
+    step: impl FnOnce(&mut Generator<S, Request, R, E>) -> Resumed<Request, R, E>,
+) -> Resumed<Request, R, E> {
+    let task = coroutine.id();
+    let name = coroutine.name().unwrap_or_default();
+    tracing::trace!(target: TASK_TARGET, task, name, "resume");
+    let result = step(coroutine);
+    match &result {
+        Ok(GeneratorState::Yielded(request)) => {
+            let kind = match request {
+                Request::Sleep(_) => "timer",
+                Request::Read(_) | Request::Write(_) => "io",
+            };
+            tracing::trace!(target: TASK_TARGET, task, kind, on = ?request, "suspend");
+        }
+        Ok(GeneratorState::Returned(_)) => {
+            tracing::debug!(target: TASK_TARGET, task, outcome = "returned", "finish")
+        }
+        Err(_) => tracing::debug!(target: TASK_TARGET, task, outcome = "failed", "finish"),
+    }
+    result
 }
 
 /// Suspends the calling coroutine for `delay`: the request hidden behind a

@@ -728,7 +728,7 @@ impl Core {
     fn trace_suspend(&self, key: usize) {
         if let Some(task) = self.tasks.borrow().get(key) {
             let on = task.waits_on.get();
-            tracing::trace!(target: TASK_TARGET, %on, "suspend");
+            tracing::trace!(target: TASK_TARGET, %on, kind = on.kind(), "suspend");
         }
     }
 

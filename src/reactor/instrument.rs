@@ -7,7 +7,7 @@
 //! | target             | level | events                                         |
 //! |--------------------|-------|------------------------------------------------|
 //! | `yieldloop::task`  | debug | `spawn`, `cancel`, `finish` (with its outcome) |
-//! | `yieldloop::task`  | trace | `resume`, `suspend` (what it waits on), `wake` (why) |
+//! | `yieldloop::task`  | trace | `resume`, `suspend` (what it waits on, and its `kind`), `wake` (why) |
 //! | `yieldloop::loop`  | trace | one `iteration` line: ready count, timeout and why, events |
 //!
 //! Every task also runs inside a `task` span (`id`, `name`, `parent`), so a
@@ -38,8 +38,9 @@ use std::time::Duration;
 
 use crate::reactor::task::TaskState;
 
-/// The `tracing` target of the per-task events.
-pub const TASK_TARGET: &str = "yieldloop::task";
+/// The `tracing` target of the per-task events (defined with the first loop
+/// that sends them, lesson 03's `run`).
+pub use crate::generators::run::TASK_TARGET;
 /// The `tracing` target of the per-iteration events.
 pub const LOOP_TARGET: &str = "yieldloop::loop";
 
@@ -92,6 +93,29 @@ pub(crate) fn task_span(id: u64, name: &str, parent: Option<u64>) -> tracing::Sp
 pub use crate::stepping::WaitOn;
 
 impl WaitOn {
+    /// One word for the kind of wait, the `kind` field of the `suspend`
+    /// event: `ready`, `timer`, `io`, `join`, `future`, `sync` or
+    /// `executor`. The timelines (lesson 11) draw a state per kind.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use yieldloop::WaitOn;
+    ///
+    /// assert_eq!(WaitOn::Timer { deadline: Duration::ZERO }.kind(), "timer");
+    /// assert_eq!(WaitOn::Executor.kind(), "executor");
+    /// ```
+    pub fn kind(self) -> &'static str {
+        match self {
+            WaitOn::Ready => "ready",
+            WaitOn::Timer { .. } => "timer",
+            WaitOn::Io { .. } => "io",
+            WaitOn::Join { .. } => "join",
+            WaitOn::Future { .. } => "future",
+            WaitOn::Sync { .. } => "sync",
+            WaitOn::Executor => "executor",
+        }
+    }
+
     /// What wake-ups may end this wait (the loop's coarser view).
     #[inline(always)]
     pub(crate) fn state(self) -> TaskState {

@@ -52,6 +52,7 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use crate::clock::Clock;
 use crate::generators::generator::{Co, Generator, GeneratorError, GeneratorState};
 use crate::generators::request::Request;
+use crate::generators::run::traced;
 use crate::stepping::WaitOn;
 use crate::stepping::{self, LoopView, StepHook, TaskSnapshot, TimerView, WatchView};
 
@@ -215,10 +216,11 @@ pub fn run(clock: &Clock, handle: &LoopHandle) -> io::Result<()> {
             let state = LoopState::new(clock, &ready, &sleepers, &to_read, &to_write);
             hook.before_task_step(&label(&task), &|| state.snapshots(Some(&task)));
         }
-        let step = match resume_with {
+        // `traced`: the same `send` or `throw`, told to the timelines (lesson 11).
+        let step = traced(&mut task, |task| match resume_with {
             Ok(()) => task.send(()),
             Err(refused) => task.throw(refused),
-        };
+        });
         match step {
             Ok(GeneratorState::Yielded(Request::Sleep(delay))) => {
                 let wake = clock.now().saturating_add(delay);

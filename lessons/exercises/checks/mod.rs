@@ -16,6 +16,7 @@ pub mod bounded_fetch;
 pub mod call_later;
 pub mod callback_future;
 pub mod countdown;
+pub mod find_the_blocker;
 pub mod forgotten_cancel;
 pub mod gather;
 pub mod grep;
