@@ -279,6 +279,7 @@ impl Builder {
         stack_guard::install(Some(task::running_stack));
         task::install_shutdown_hook();
         let selector = self.selector.open()?;
+        let reports_read_closed = selector.reports_read_closed();
         let clock = self.clock.unwrap_or_else(Clock::real);
         debug!(
             selector = selector.name(),
@@ -292,6 +293,7 @@ impl Builder {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::default()),
             selector: RefCell::new(selector),
+            reports_read_closed,
             sources: RefCell::new(Slab::new()),
             watches: Cell::new(0),
             events: RefCell::new(Vec::new()),
@@ -344,6 +346,9 @@ pub(crate) struct Core {
     timers: RefCell<Timers<TimerAction>>,
     /// Waits for descriptors.
     selector: RefCell<Box<dyn Selector>>,
+    /// The selector's [`Selector::reports_read_closed`]: whether streams may
+    /// skip the read after a short one (see [`crate::reactor::io_source`]).
+    pub(crate) reports_read_closed: bool,
     /// One record per registered descriptor; its slot is the descriptor's
     /// selector key. Invariant: a slot is in here exactly while its
     /// descriptor is registered with `selector` under that key.
@@ -610,6 +615,9 @@ impl Core {
             // Unregistered since (not possible within one batch; harmless).
             None => {}
             Some(Registration::Tasks(waiters)) => {
+                // Recorded whether or not a task waits now: a task busy
+                // elsewhere reads later, and must know an edge came.
+                waiters.saw(event);
                 let reader = waiters.reader.get().filter(|_| event.readable);
                 let writer = waiters.writer.get().filter(|_| event.writable);
                 drop(sources);

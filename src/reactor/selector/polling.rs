@@ -131,6 +131,7 @@ impl Selector for PollingSelector {
             key: e.key,
             readable: e.readable,
             writable: e.writable,
+            read_closed: false,
         }));
         Ok(())
     }

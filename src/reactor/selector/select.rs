@@ -152,6 +152,8 @@ impl Selector for SelectSelector {
                     key: entry.0,
                     readable,
                     writable,
+                    // select(2) cannot say why a descriptor is readable.
+                    read_closed: false,
                 });
                 // One-shot: disarm what fired until `modify` re-arms it.
                 entry.1.readable &= !readable;
