@@ -11,7 +11,7 @@ mod common;
 
 use common::reactor::loopback_pair;
 use yieldloop::reactor::selector::SelectorKind;
-use yieldloop::{secs, sleep, spawn, wait, yield_now, Builder, WaitMode};
+use yieldloop::{secs, sleep, spawn, wait, yield_now, Builder, JoinHandle, TcpStream, WaitMode};
 
 /// Runs `work` in a loop on `kind` next to a watchdog task; a hang fails the
 /// test after 5 s (the work needs milliseconds) instead of hanging it.
@@ -31,11 +31,22 @@ fn with_watchdog<T: 'static>(kind: SelectorKind, work: impl FnOnce() -> T + 'sta
     answer.unwrap_or_else(|| panic!("{kind:?}: watchdog fired: the reader hung (a lost wake-up)"))
 }
 
+/// A task waiting to read a socket of its own until the returned stream is
+/// dropped. While it waits, the loop asks the selector in every iteration,
+/// so edges for a reader that is busy elsewhere are collected *then*, and
+/// find no reader waiting (without it, a loop whose only task sleeps would
+/// not look at the selector at all, and the edge would wait in the kernel).
+fn bystander() -> (TcpStream, JoinHandle<usize>) {
+    let (waiting, release) = loopback_pair();
+    let handle = spawn("bystander", move || {
+        let mut buf = [0u8; 1];
+        waiting.read(&mut buf).unwrap()
+    });
+    (release, handle)
+}
+
 /// Every backend, each under its own watchdog.
-fn on_every_backend<T: std::fmt::Debug + PartialEq + 'static>(
-    expected: T,
-    work: fn() -> T,
-) {
+fn on_every_backend<T: std::fmt::Debug + PartialEq + 'static>(expected: T, work: fn() -> T) {
     for kind in SelectorKind::ALL {
         assert_eq!(with_watchdog(kind, work), expected, "{kind:?}");
     }
@@ -47,26 +58,23 @@ fn on_every_backend<T: std::fmt::Debug + PartialEq + 'static>(
 /// the bytes, then end of file.
 #[test]
 fn last_bytes_and_fin_in_one_edge_after_a_short_read_give_the_bytes_then_eof() {
-    on_every_backend(
-        (b"first".to_vec(), b"last".to_vec(), 0),
-        || {
-            let (ours, peer) = loopback_pair();
-            let reader = spawn("reader", move || {
-                let mut buf = [0u8; 64];
-                let n = ours.read(&mut buf).unwrap(); // short: drained
-                let first = buf[..n].to_vec();
-                let n = ours.read(&mut buf).unwrap(); // waits for the edge
-                let last = buf[..n].to_vec();
-                let eof = ours.read(&mut buf).unwrap(); // must not wait
-                (first, last, eof)
-            });
-            peer.write_all(b"first").unwrap();
-            sleep(secs(0.02)).unwrap(); // the reader reads it and waits
-            peer.write_all(b"last").unwrap();
-            drop(peer); // the FIN, in the same step: one edge with the bytes
-            reader.join().unwrap()
-        },
-    );
+    on_every_backend((b"first".to_vec(), b"last".to_vec(), 0), || {
+        let (ours, peer) = loopback_pair();
+        let reader = spawn("reader", move || {
+            let mut buf = [0u8; 64];
+            let n = ours.read(&mut buf).unwrap(); // short: drained
+            let first = buf[..n].to_vec();
+            let n = ours.read(&mut buf).unwrap(); // waits for the edge
+            let last = buf[..n].to_vec();
+            let eof = ours.read(&mut buf).unwrap(); // must not wait
+            (first, last, eof)
+        });
+        peer.write_all(b"first").unwrap();
+        sleep(secs(0.02)).unwrap(); // the reader reads it and waits
+        peer.write_all(b"last").unwrap();
+        drop(peer); // the FIN, in the same step: one edge with the bytes
+        reader.join().unwrap()
+    });
 }
 
 /// The same edge arrives while the reader is busy elsewhere (sleeping, not
@@ -77,6 +85,7 @@ fn last_bytes_and_fin_in_one_edge_after_a_short_read_give_the_bytes_then_eof() {
 fn last_bytes_and_fin_arriving_while_the_reader_is_busy_give_the_bytes_then_eof() {
     on_every_backend((b"last".to_vec(), 0), || {
         let (ours, peer) = loopback_pair();
+        let (release, bystander) = bystander();
         let reader = spawn("reader", move || {
             let mut buf = [0u8; 64];
             // Registers the socket with the selector (a first wait), then
@@ -94,7 +103,10 @@ fn last_bytes_and_fin_arriving_while_the_reader_is_busy_give_the_bytes_then_eof(
         sleep(secs(0.02)).unwrap(); // it reads "hello" and starts sleeping
         peer.write_all(b"last").unwrap();
         drop(peer);
-        reader.join().unwrap()
+        let answer = reader.join().unwrap();
+        drop(release);
+        assert_eq!(bystander.join().unwrap(), 0);
+        answer
     });
 }
 
@@ -107,6 +119,7 @@ fn a_short_read_then_more_data_later_wakes_the_reader() {
         vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()],
         || {
             let (ours, peer) = loopback_pair();
+            let (release, bystander) = bystander();
             let reader = spawn("reader", move || {
                 let mut buf = [0u8; 64];
                 let mut got = Vec::new();
@@ -127,7 +140,8 @@ fn a_short_read_then_more_data_later_wakes_the_reader() {
             sleep(secs(0.01)).unwrap();
             peer.write_all(b"three").unwrap();
             let got = reader.join().unwrap();
-            drop(peer);
+            drop((peer, release));
+            assert_eq!(bystander.join().unwrap(), 0);
             got
         },
     );
@@ -138,17 +152,21 @@ fn a_short_read_then_more_data_later_wakes_the_reader() {
 /// new edge coming: the peer sends nothing more and stays open).
 #[test]
 fn a_full_read_is_not_a_drained_buffer() {
-    on_every_backend((4, b"5678".to_vec()), || {
+    on_every_backend((b"1234".to_vec(), b"5678".to_vec()), || {
         let (ours, peer) = loopback_pair();
-        peer.write_all(b"12345678").unwrap();
-        let mut buf = [0u8; 4];
-        let mut first = ours.read(&mut buf).unwrap(); // may see only part
-        while first < 4 {
-            first += ours.read(&mut buf[first..]).unwrap();
-        }
-        let n = ours.read(&mut buf).unwrap();
-        let rest = buf[..n].to_vec();
+        let reader = spawn("reader", move || {
+            // Waits first (nothing sent yet), so the socket is registered
+            // with the selector before the data comes.
+            let mut buf = [0u8; 4];
+            let n = ours.read(&mut buf).unwrap();
+            let first = buf[..n].to_vec();
+            let n = ours.read(&mut buf).unwrap();
+            (first, buf[..n].to_vec())
+        });
+        yield_now().unwrap(); // the reader waits
+        peer.write_all(b"12345678").unwrap(); // one segment on loopback
+        let answer = reader.join().unwrap();
         drop(peer);
-        (first, rest)
+        answer
     });
 }
