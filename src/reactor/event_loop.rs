@@ -158,7 +158,8 @@ pub struct Builder {
     stack_size: usize,
     stack_pool_limit: usize,
     clock: Option<Clock>,
-    selector: SelectorKind,
+    /// The selector, or why `YIELDLOOP_SELECTOR` named none (reported by `build`).
+    selector: Result<SelectorKind, String>,
     executor_threads: Option<usize>,
     measure_steps: bool,
     /// Debug mode's slow-step threshold, `None` when debug mode is off.
@@ -171,7 +172,7 @@ impl Default for Builder {
             stack_size: DEFAULT_STACK_SIZE,
             stack_pool_limit: DEFAULT_POOL_LIMIT,
             clock: None,
-            selector: SelectorKind::default(),
+            selector: SelectorKind::from_env(),
             executor_threads: None,
             measure_steps: false,
             debug: instrument::debug_from_env(),
@@ -188,7 +189,10 @@ pub fn default_executor_threads() -> usize {
 }
 
 impl Builder {
-    /// The defaults: 256 KiB stacks, a real clock, the epoll/kqueue selector.
+    /// The defaults: 256 KiB stacks, a real clock, the own epoll selector on
+    /// Linux and epoll/kqueue through `polling` elsewhere (or the selector
+    /// the `YIELDLOOP_SELECTOR` environment variable names: `epoll`,
+    /// `polling` or `select`).
     pub fn new() -> Self {
         Builder::default()
     }
@@ -222,9 +226,9 @@ impl Builder {
         self
     }
 
-    /// Which selector waits for I/O.
+    /// Which selector waits for I/O (this overrides `YIELDLOOP_SELECTOR`).
     pub fn selector(mut self, kind: SelectorKind) -> Self {
-        self.selector = kind;
+        self.selector = Ok(kind);
         self
     }
 
@@ -278,7 +282,10 @@ impl Builder {
         // bare SIGSEGV (lesson 06's stacks chapter).
         stack_guard::install(Some(task::running_stack));
         task::install_shutdown_hook();
-        let selector = self.selector.open()?;
+        let kind = self
+            .selector
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+        let selector = kind.open()?;
         let reports_read_closed = selector.reports_read_closed();
         let clock = self.clock.unwrap_or_else(Clock::real);
         debug!(

@@ -212,6 +212,33 @@ impl SelectorKind {
         SelectorKind::Select,
     ];
 
+    /// The kind a name stands for: `epoll`, `polling` or `select`, as in
+    /// `YIELDLOOP_SELECTOR=polling cargo run --bin 06-reactor`.
+    pub fn from_name(name: &str) -> Result<SelectorKind, String> {
+        match name {
+            "epoll" => Ok(SelectorKind::Epoll),
+            "polling" => Ok(SelectorKind::Polling),
+            "select" => Ok(SelectorKind::Select),
+            other => Err(format!(
+                "unknown selector {other:?}: use epoll (the own epoll selector, Linux), \
+                 polling (epoll/kqueue through the polling crate) or select (select(2))"
+            )),
+        }
+    }
+
+    /// The default, or what the `YIELDLOOP_SELECTOR` environment variable
+    /// names (so a lesson's server can be run, and benchmarked, on any
+    /// backend without a flag of its own). A name it does not know is an
+    /// error that says which names there are.
+    pub fn from_env() -> Result<SelectorKind, String> {
+        match std::env::var("YIELDLOOP_SELECTOR") {
+            Ok(name) if !name.is_empty() => {
+                SelectorKind::from_name(&name).map_err(|why| format!("YIELDLOOP_SELECTOR: {why}"))
+            }
+            _ => Ok(SelectorKind::default()),
+        }
+    }
+
     /// Opens a selector of this kind. `Epoll` off Linux is an
     /// `Unsupported` error that names the portable choice.
     pub fn open(self) -> io::Result<Box<dyn Selector>> {
@@ -270,6 +297,21 @@ mod tests {
             .unwrap();
         assert_eq!(events.iter().map(|e| e.key).collect::<Vec<_>>(), [8]);
         selector.unregister(b.as_fd()).unwrap();
+    }
+
+    #[test]
+    fn selector_names_are_known_and_a_wrong_one_is_explained() {
+        assert_eq!(SelectorKind::from_name("epoll"), Ok(SelectorKind::Epoll));
+        assert_eq!(
+            SelectorKind::from_name("polling"),
+            Ok(SelectorKind::Polling)
+        );
+        assert_eq!(SelectorKind::from_name("select"), Ok(SelectorKind::Select));
+        let why = SelectorKind::from_name("kqueue").unwrap_err();
+        assert!(
+            why.contains("\"kqueue\"") && why.contains("polling"),
+            "{why}"
+        );
     }
 
     #[test]
