@@ -98,7 +98,7 @@ impl EpollSelector {
 
     /// The record slot for descriptor `fd`, grown as needed.
     fn slot(&mut self, fd: BorrowedFd<'_>) -> &mut Option<(usize, EventFlags)> {
-        // A valid descriptor is never negative; `max(0)` keeps the index in range anyway.
+        // A borrowed descriptor is open, so never negative.
         let index = usize::try_from(fd.as_raw_fd()).unwrap_or(0);
         if index >= self.armed.len() {
             self.armed.resize(index + 1, None);

@@ -2,8 +2,11 @@
 //!
 //! Lesson 05's loop called select(2) itself. The reactor asks a [`Selector`]
 //! instead, so the same loop can run on select(2) ([`SelectSelector`], the
-//! lesson 05 way, kept for comparison) or on epoll/kqueue
-//! ([`PollingSelector`], the default). The words are Python's:
+//! lesson 05 way, kept for comparison), on epoll/kqueue through the
+//! `polling` crate ([`PollingSelector`], the portable one), or on our own
+//! epoll selector (`EpollSelector`, Linux, the default there: it reports a
+//! peer's FIN, which lets streams skip a read; see [`SelectorKind`]). The
+//! words are Python's:
 //!
 //! | Python `selectors`                  | here                                     |
 //! |-------------------------------------|------------------------------------------|
@@ -25,8 +28,8 @@
 //! reported at least once. It may be reported more than once, or when nobody
 //! waits any more; the reactor ignores reports for tasks that are not waiting
 //! on I/O. The select(2) backend disarms a direction after reporting it
-//! (one-shot, like epoll's `EPOLLONESHOT`); the epoll backend is
-//! edge-triggered and stays armed, which makes re-arming free.
+//! (one-shot, like epoll's `EPOLLONESHOT`); the epoll backends are
+//! edge-triggered and stay armed, which makes re-arming free.
 //!
 //! Readiness is a hint, not a promise: a descriptor reported readable may
 //! still answer `WouldBlock` (another reader got there first, or the wake-up
