@@ -122,12 +122,16 @@ pub fn rows(s: &Settings, notes: &mut Vec<String>) -> Vec<Row> {
     rows
 }
 
+/// One figure of a `polling` row: what to take from a sample, how to sum
+/// rounds up, its name, how to print it.
+type PollingFigure = (fn(&Sample) -> f64, Pick, &'static str, fn(f64) -> String);
+
 /// Lesson 06 on the `polling` backend beside tokio: messages per second and
 /// CPU per message, the figures the own epoll selector set out to improve.
 fn polling_rows(on_polling: &Contender, tokio: &Contender) -> Vec<Row> {
     let mut rows = Vec::new();
     for (i, size) in LOAD_SIZES.iter().enumerate() {
-        let figures: [(fn(&Sample) -> f64, Pick, &str, fn(f64) -> String); 2] = [
+        let figures: [PollingFigure; 2] = [
             (
                 |s| s.per_second,
                 Pick::Best,
