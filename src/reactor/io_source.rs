@@ -114,7 +114,8 @@ pub(crate) struct IoWaiters {
 //
 // A read that returns fewer bytes than the buffer holds has emptied the
 // socket's receive buffer (`recv` copies everything that is there, up to
-// the buffer's size). Reading again would cost a `recvfrom` that says
+// the buffer's size; it stops short of that only at TCP urgent data, which
+// we never ask for, as tokio relies on too). Reading again would cost a `recvfrom` that says
 // `WouldBlock`; tokio skips it, and so do we, by setting `read_drained`.
 // That is a bet that *an event will come* for whatever arrives next, and it
 // holds when the three things below hold:
