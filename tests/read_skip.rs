@@ -5,7 +5,8 @@
 //! as the last bytes, and data arriving later, or while the reader is busy
 //! elsewhere. Each runs on every backend (on `polling` and select(2) the
 //! skip is off, and the answers must be the same), beside a watchdog task,
-//! so a lost wake-up fails in seconds instead of hanging.
+//! so a lost wake-up fails in seconds instead of hanging. The last test
+//! checks `YIELDLOOP_SELECTOR`, which picks the backend from outside.
 
 mod common;
 
@@ -169,4 +170,38 @@ fn a_full_read_is_not_a_drained_buffer() {
         drop(peer);
         answer
     });
+}
+
+/// `YIELDLOOP_SELECTOR` picks the backend of any lesson's loop; a name it
+/// does not know stops the program with an error that lists the names
+/// (the process-wide variable is set only in a child, never in this one).
+#[test]
+fn yieldloop_selector_picks_a_backend_and_a_wrong_name_is_a_clear_error() {
+    let run = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_06-reactor"))
+            .args(["ab", "--virtual"])
+            .env("YIELDLOOP_SELECTOR", name)
+            .output()
+            .unwrap()
+    };
+    let wrong = run("kqueue");
+    let message = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        message.contains("YIELDLOOP_SELECTOR: unknown selector \"kqueue\"")
+            && message.contains("polling"),
+        "{message}"
+    );
+    for name in ["epoll", "polling", "select"] {
+        let ok = run(name);
+        assert!(
+            ok.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&ok.stdout).contains("b middle"),
+            "{name}"
+        );
+    }
 }
