@@ -1,6 +1,6 @@
 //! Beyond TCP (issue 18) and full duplex (issue 8, item 8): split streams,
-//! UDP, Unix-domain sockets, pipes and `add_reader` / `add_writer`, on both
-//! selector backends where the backend matters. Every test that runs a loop
+//! UDP, Unix-domain sockets, pipes and `add_reader` / `add_writer`, on every
+//! selector backend where the backend matters. Every test that runs a loop
 //! has a watchdog, so a lost wake-up fails in seconds instead of hanging.
 
 use std::cell::{Cell, RefCell};
@@ -147,6 +147,11 @@ fn full_duplex(kind: SelectorKind) {
         (a_reader.join().unwrap(), b_reader.join().unwrap())
     });
     assert_eq!((got_a, got_b), (TOTAL, TOTAL));
+}
+
+#[test]
+fn full_duplex_64_mib_both_ways_at_once_on_own_epoll() {
+    full_duplex(SelectorKind::Epoll);
 }
 
 #[test]
@@ -719,6 +724,11 @@ fn tick(event_loop: &mut EventLoop) {
 }
 
 #[test]
+fn add_reader_fires_on_readiness_and_stops_after_remove_reader_on_own_epoll() {
+    add_reader_semantics(SelectorKind::Epoll);
+}
+
+#[test]
 fn add_reader_fires_on_readiness_and_stops_after_remove_reader_on_epoll() {
     add_reader_semantics(SelectorKind::Polling);
 }
@@ -765,7 +775,7 @@ fn add_writer_fires_while_writable_and_both_directions_share_a_descriptor() {
 /// asyncio's `remove_reader` cancels its handle.
 #[test]
 fn remove_reader_cancels_a_run_already_queued() {
-    for kind in [SelectorKind::Polling, SelectorKind::Select] {
+    for kind in SelectorKind::ALL {
         let mut event_loop = Builder::new().selector(kind).build().unwrap();
         let (x, mut x_peer) = std_unix::UnixStream::pair().unwrap();
         let (y, mut y_peer) = std_unix::UnixStream::pair().unwrap();
@@ -878,7 +888,7 @@ impl std::os::fd::AsFd for NotOwned {
 /// forgets a closed descriptor by itself, so the callback just never runs.
 #[test]
 fn a_descriptor_closed_behind_the_loops_back_is_reported() {
-    for kind in [SelectorKind::Select, SelectorKind::Polling] {
+    for kind in SelectorKind::ALL {
         let mut event_loop = Builder::new().selector(kind).build().unwrap();
         let (ours, _peer) = std_unix::UnixStream::pair().unwrap();
         // A high number, so no other test thread reuses it once closed.
@@ -901,7 +911,7 @@ fn a_descriptor_closed_behind_the_loops_back_is_reported() {
                     "{message}"
                 );
             }
-            SelectorKind::Polling => result.unwrap(),
+            SelectorKind::Polling | SelectorKind::Epoll => result.unwrap(),
         }
         assert_eq!(fired.get(), 0);
         assert!(event_loop.remove_reader(raw));

@@ -220,7 +220,7 @@ fn call_soon_threadsafe_from_eight_threads_delivers_each_call_exactly_once() {
 
 #[test]
 fn call_soon_threadsafe_wakes_a_sleeping_loop() {
-    for kind in [SelectorKind::Polling, SelectorKind::Select] {
+    for kind in SelectorKind::ALL {
         watchdog();
         let mut event_loop = Builder::new().selector(kind).build().unwrap();
         let _far = event_loop.call_later(Duration::from_secs(20), || {});

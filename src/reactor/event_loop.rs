@@ -153,7 +153,8 @@ pub struct Builder {
     stack_pool_limit: usize,
     stack_allocator: Option<StackAllocator>,
     clock: Option<Clock>,
-    selector: SelectorKind,
+    /// The selector, or why `YIELDLOOP_SELECTOR` named none (reported by `build`).
+    selector: Result<SelectorKind, String>,
     executor_threads: Option<usize>,
     measure_steps: bool,
     /// Debug mode's slow-step threshold, `None` when debug mode is off.
@@ -167,7 +168,7 @@ impl Default for Builder {
             stack_pool_limit: DEFAULT_POOL_LIMIT,
             stack_allocator: None,
             clock: None,
-            selector: SelectorKind::default(),
+            selector: SelectorKind::from_env(),
             executor_threads: None,
             measure_steps: false,
             debug: instrument::debug_from_env(),
@@ -184,7 +185,10 @@ pub fn default_executor_threads() -> usize {
 }
 
 impl Builder {
-    /// The defaults: 256 KiB stacks, a real clock, the epoll/kqueue selector.
+    /// The defaults: 256 KiB stacks, a real clock, the own epoll selector on
+    /// Linux and epoll/kqueue through `polling` elsewhere (or the selector
+    /// the `YIELDLOOP_SELECTOR` environment variable names: `epoll`,
+    /// `polling` or `select`).
     pub fn new() -> Self {
         Builder::default()
     }
@@ -237,9 +241,9 @@ impl Builder {
         self
     }
 
-    /// Which selector waits for I/O.
+    /// Which selector waits for I/O (this overrides `YIELDLOOP_SELECTOR`).
     pub fn selector(mut self, kind: SelectorKind) -> Self {
-        self.selector = kind;
+        self.selector = Ok(kind);
         self
     }
 
@@ -294,7 +298,11 @@ impl Builder {
         stack_guard::install(Some(task::running_stack));
         task::install_shutdown_hook();
         let allocator = StackAllocator::resolve(self.stack_allocator)?;
-        let selector = self.selector.open()?;
+        let kind = self
+            .selector
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+        let selector = kind.open()?;
+        let reports_read_closed = selector.reports_read_closed();
         let clock = self.clock.unwrap_or_else(Clock::real);
         debug!(
             selector = selector.name(),
@@ -309,6 +317,7 @@ impl Builder {
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Timers::default()),
             selector: RefCell::new(selector),
+            reports_read_closed,
             sources: RefCell::new(Slab::new()),
             watches: Cell::new(0),
             events: RefCell::new(Vec::new()),
@@ -366,6 +375,9 @@ pub(crate) struct Core {
     timers: RefCell<Timers<TimerAction>>,
     /// Waits for descriptors.
     selector: RefCell<Box<dyn Selector>>,
+    /// The selector's [`Selector::reports_read_closed`]: whether streams may
+    /// skip the read after a short one (see [`crate::reactor::io_source`]).
+    pub(crate) reports_read_closed: bool,
     /// One record per registered descriptor; its slot is the descriptor's
     /// selector key. Invariant: a slot is in here exactly while its
     /// descriptor is registered with `selector` under that key.
@@ -750,6 +762,9 @@ impl Core {
             // Unregistered since (not possible within one batch; harmless).
             None => {}
             Some(Registration::Tasks(waiters)) => {
+                // Recorded whether or not a task waits now: a task busy
+                // elsewhere reads later, and must know an edge came.
+                waiters.saw(event);
                 let reader = waiters.reader.get().filter(|_| event.readable);
                 let writer = waiters.writer.get().filter(|_| event.writable);
                 drop(sources);

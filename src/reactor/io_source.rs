@@ -61,7 +61,7 @@ use std::rc::{Rc, Weak};
 
 use crate::reactor::event_loop::Core;
 use crate::reactor::instrument::WaitOn;
-use crate::reactor::selector::Interest;
+use crate::reactor::selector::{Event, Interest};
 use crate::reactor::task::current;
 
 /// Which way a task waits on a descriptor.
@@ -94,7 +94,61 @@ pub(crate) struct IoWaiters {
     pub(crate) reader: Cell<Option<usize>>,
     /// The task waiting until the descriptor is writable, by slab key.
     pub(crate) writer: Cell<Option<usize>>,
+    /// A short read emptied the receive buffer, and no readable edge has
+    /// come since: the next read waits first instead of asking the kernel
+    /// (which would only say `WouldBlock`). Only ever set when
+    /// `may_skip_reads`, and never once `read_closed`.
+    read_drained: Cell<bool>,
+    /// An event said the peer closed its side (`EPOLLRDHUP`), or the
+    /// connection hung up or failed. Sticky: no later event is promised.
+    read_closed: Cell<bool>,
+    /// Registered with a selector that is edge-triggered and reports
+    /// `read_closed` ([`Selector::reports_read_closed`](crate::reactor::selector::Selector::reports_read_closed)):
+    /// the only case where `read_drained` may be set.
+    may_skip_reads: Cell<bool>,
 }
+// ANCHOR_END: io_waiters
+
+// ANCHOR: skip_soundness
+// Why skipping the read after a short one is sound, and only here.
+//
+// A read that returns fewer bytes than the buffer holds has emptied the
+// socket's receive buffer (`recv` copies everything that is there, up to
+// the buffer's size; it stops short of that only at TCP urgent data, which
+// we never ask for, as tokio relies on too). Reading again would cost a `recvfrom` that says
+// `WouldBlock`; tokio skips it, and so do we, by setting `read_drained`.
+// That is a bet that *an event will come* for whatever arrives next, and it
+// holds when the three things below hold:
+//
+// 1. Every byte or FIN that arrives after the short read wakes the socket's
+//    wait queue, and an edge-triggered epoll registration with `EPOLLIN`
+//    turns each such wake-up into a report (it queues the descriptor again
+//    even if it was reported before). `dispatch` records every report for
+//    the descriptor in `saw`, whether or not a task waits at that moment,
+//    and clears `read_drained`. Clearing happens only right after the read
+//    system call, in the same step of the task, with no `select` in
+//    between, so no report can fall between the read and the clear. (And
+//    if the mask lost `EPOLLIN` meanwhile, because the task waited only to
+//    write, getting it back is an `epoll_ctl(MOD)`, which makes the kernel
+//    look again and report data already there.)
+// 2. What arrived *before* the short read woke the queue before it, so its
+//    report may already be behind us. Bytes are no problem: the short read
+//    took them. The FIN is: it can come in the same segment, or just
+//    before, as the last bytes, and that one wake-up is the last that will
+//    ever come. If we then waited, we would wait forever. So a selector
+//    that reports `EPOLLRDHUP` sets `read_closed` (sticky) from that report,
+//    and once it is set we never skip: the next read asks the kernel and
+//    gets end of file. If the report with the FIN has not been processed
+//    yet when the short read happens, it is still queued, and (1) wakes us.
+// 3. The loop runs one task at a time on one thread, so nothing else reads
+//    this socket between our read and our wait (a second reader is refused
+//    by `wait`).
+//
+// `polling` does not ask for `EPOLLRDHUP` and select(2) is level-triggered
+// and one-shot and cannot tell a FIN from data, so on those backends
+// `may_skip_reads` stays false and a stream reads until `WouldBlock`, the
+// textbook way.
+// ANCHOR_END: skip_soundness
 
 impl IoWaiters {
     fn waiter(&self, direction: Direction) -> &Cell<Option<usize>> {
@@ -111,8 +165,32 @@ impl IoWaiters {
             writable: self.writer.get().is_some(),
         }
     }
+
+    /// The loop saw a report for this descriptor: new data may be there.
+    pub(crate) fn saw(&self, event: &Event) {
+        if event.readable {
+            self.read_drained.set(false);
+        }
+        if event.read_closed {
+            self.read_closed.set(true);
+        }
+    }
+
+    /// (Re)registered, or left the selector: start from "may be readable",
+    /// skipping only if the new selector allows it.
+    fn reset_read_state(&self, may_skip: bool) {
+        self.read_drained.set(false);
+        self.may_skip_reads.set(may_skip);
+    }
+
+    /// After a read that returned `got` of `asked` bytes: remember that the
+    /// buffer is empty, if that is safe to act on (see above).
+    fn after_read(&self, got: usize, asked: usize) {
+        if got > 0 && got < asked && self.may_skip_reads.get() && !self.read_closed.get() {
+            self.read_drained.set(true);
+        }
+    }
 }
-// ANCHOR_END: io_waiters
 
 /// Where a source is registered: which loop, under which key.
 struct Registered {
@@ -201,6 +279,7 @@ impl<S: AsFd> Source<S> {
                 let _ = core.modify(fd, here.slot, interest);
             }
         } else if let Some(here) = registered.take() {
+            self.waiters.reset_read_state(false);
             if let Some(owner) = here.core.upgrade() {
                 owner.forget(fd, here.slot);
             }
@@ -227,6 +306,7 @@ impl<S: AsFd> Source<S> {
         // SAFETY: `Drop for Source` calls `forget` (which unregisters the
         // descriptor) before `io`, which owns the descriptor, closes it.
         let slot = unsafe { core.register_waiters(fd, self.waiters.clone(), interest)? };
+        self.waiters.reset_read_state(core.reports_read_closed);
         *registered = Some(Registered {
             core: core.weak(),
             slot,
@@ -254,6 +334,38 @@ impl<S: AsFd> Source<S> {
         }
     }
     // ANCHOR_END: retry
+
+    // ANCHOR: read_retry
+    /// [`retry`](Source::retry) for stream reads into a buffer of `asked`
+    /// bytes, with the skip after a short read: when the last read emptied
+    /// the buffer and the selector can be trusted to say so (see
+    /// `skip_soundness` above), wait for the next edge *before* reading
+    /// instead of paying a read that says `WouldBlock`.
+    pub(crate) fn read_retry(
+        &self,
+        what: &'static str,
+        asked: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        loop {
+            if self.waiters.read_drained.get() {
+                self.wait(Direction::Read, what)?;
+                continue; // an event cleared `read_drained`; else wait again
+            }
+            match op(&self.io) {
+                Ok(got) => {
+                    self.waiters.after_read(got, asked);
+                    return Ok(got);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(Direction::Read, what)?
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    // ANCHOR_END: read_retry
 
     /// The descriptor.
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {

@@ -161,8 +161,8 @@ impl<S: StreamSocket> Stream<S> {
     /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)`
     /// means the peer closed its side (end of file).
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source
-            .retry(Direction::Read, S::READ, |s| s.read_now(buf))
+        let asked = buf.len();
+        self.source.read_retry(S::READ, asked, |s| s.read_now(buf))
     }
     // ANCHOR_END: read
 

@@ -2,8 +2,11 @@
 //!
 //! Lesson 05's loop called select(2) itself. The reactor asks a [`Selector`]
 //! instead, so the same loop can run on select(2) ([`SelectSelector`], the
-//! lesson 05 way, kept for comparison) or on epoll/kqueue
-//! ([`PollingSelector`], the default). The words are Python's:
+//! lesson 05 way, kept for comparison), on epoll/kqueue through the
+//! `polling` crate ([`PollingSelector`], the portable one), or on our own
+//! epoll selector (`EpollSelector`, Linux, the default there: it reports a
+//! peer's FIN, which lets streams skip a read; see [`SelectorKind`]). The
+//! words are Python's:
 //!
 //! | Python `selectors`                  | here                                     |
 //! |-------------------------------------|------------------------------------------|
@@ -25,8 +28,8 @@
 //! reported at least once. It may be reported more than once, or when nobody
 //! waits any more; the reactor ignores reports for tasks that are not waiting
 //! on I/O. The select(2) backend disarms a direction after reporting it
-//! (one-shot, like epoll's `EPOLLONESHOT`); the epoll backend is
-//! edge-triggered and stays armed, which makes re-arming free.
+//! (one-shot, like epoll's `EPOLLONESHOT`); the epoll backends are
+//! edge-triggered and stay armed, which makes re-arming free.
 //!
 //! Readiness is a hint, not a promise: a descriptor reported readable may
 //! still answer `WouldBlock` (another reader got there first, or the wake-up
@@ -38,9 +41,13 @@ use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
+mod epoll;
 mod polling;
 mod select;
 
+#[cfg(target_os = "linux")]
+pub use self::epoll::EpollSelector;
 pub use self::polling::PollingSelector;
 pub use self::select::{SelectSelector, FD_SETSIZE};
 
@@ -86,6 +93,11 @@ pub struct Event {
     pub readable: bool,
     /// Writing would not block (errors count as writable too).
     pub writable: bool,
+    /// The peer has shut down its writing side (`EPOLLRDHUP`), or the
+    /// connection hung up or failed: reading will not block again, ever.
+    /// Only selectors whose [`Selector::reports_read_closed`] is true set
+    /// it; the others always say `false`, which tells nothing.
+    pub read_closed: bool,
 }
 
 // ANCHOR: selector
@@ -138,6 +150,15 @@ pub trait Selector {
     /// A short name for logs: `"epoll/kqueue (polling)"` or `"select(2)"`.
     fn name(&self) -> &'static str;
 
+    /// Whether this selector is edge-triggered for reading *and* says in
+    /// every readable event whether the peer has closed its side
+    /// ([`Event::read_closed`]). Only then may a stream skip the read after a
+    /// short one (see [`crate::reactor::io_source`]). Only [`EpollSelector`]
+    /// does.
+    fn reports_read_closed(&self) -> bool {
+        false
+    }
+
     /// A handle that another thread uses to cut a [`select`](Selector::select)
     /// short (lesson 10: the executor's threads and `call_soon_threadsafe`).
     /// The selector itself stays on the loop's thread; only the [`Wake`]
@@ -158,21 +179,82 @@ pub trait Wake: Send + Sync {
 }
 // ANCHOR_END: wake
 
-/// Which backend a loop uses; see [`crate::Builder::selector`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// ANCHOR: kinds
+/// Which backend a loop uses; see [`crate::Builder::selector`]. The default
+/// is [`Epoll`](SelectorKind::Epoll) on Linux and
+/// [`Polling`](SelectorKind::Polling) elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SelectorKind {
-    /// epoll on Linux, kqueue on macOS and the BSDs, via the `polling` crate.
-    #[default]
+    /// The reactor's own epoll selector (Linux only): edge-triggered, with
+    /// `EPOLLRDHUP`, so streams skip the read after a short one.
+    Epoll,
+    /// epoll on Linux, kqueue on macOS and the BSDs, via the `polling` crate:
+    /// the portable backend.
     Polling,
     /// select(2), as in lesson 05: simple, but limited to descriptors below
     /// [`FD_SETSIZE`] and slower with many of them (it scans them all each call).
     Select,
 }
 
+impl Default for SelectorKind {
+    fn default() -> Self {
+        if cfg!(target_os = "linux") {
+            SelectorKind::Epoll
+        } else {
+            SelectorKind::Polling
+        }
+    }
+}
+// ANCHOR_END: kinds
+
 impl SelectorKind {
-    /// Opens a selector of this kind.
+    /// Every backend, for tests that run the same check on each.
+    pub const ALL: [SelectorKind; 3] = [
+        SelectorKind::Epoll,
+        SelectorKind::Polling,
+        SelectorKind::Select,
+    ];
+
+    /// The kind a name stands for: `epoll`, `polling` or `select`, as in
+    /// `YIELDLOOP_SELECTOR=polling cargo run --bin 06-reactor`.
+    pub fn from_name(name: &str) -> Result<SelectorKind, String> {
+        match name {
+            "epoll" => Ok(SelectorKind::Epoll),
+            "polling" => Ok(SelectorKind::Polling),
+            "select" => Ok(SelectorKind::Select),
+            other => Err(format!(
+                "unknown selector {other:?}: use epoll (the own epoll selector, Linux), \
+                 polling (epoll/kqueue through the polling crate) or select (select(2))"
+            )),
+        }
+    }
+
+    /// The default, or what the `YIELDLOOP_SELECTOR` environment variable
+    /// names (so a lesson's server can be run, and benchmarked, on any
+    /// backend without a flag of its own). A name it does not know is an
+    /// error that says which names there are.
+    pub fn from_env() -> Result<SelectorKind, String> {
+        match std::env::var("YIELDLOOP_SELECTOR") {
+            Ok(name) if !name.is_empty() => {
+                SelectorKind::from_name(&name).map_err(|why| format!("YIELDLOOP_SELECTOR: {why}"))
+            }
+            _ => Ok(SelectorKind::default()),
+        }
+    }
+
+    /// Opens a selector of this kind. `Epoll` off Linux is an
+    /// `Unsupported` error that names the portable choice.
     pub fn open(self) -> io::Result<Box<dyn Selector>> {
         Ok(match self {
+            #[cfg(target_os = "linux")]
+            SelectorKind::Epoll => Box::new(EpollSelector::new()?),
+            #[cfg(not(target_os = "linux"))]
+            SelectorKind::Epoll => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "SelectorKind::Epoll is Linux-only; use SelectorKind::Polling (kqueue here)",
+                ))
+            }
             SelectorKind::Polling => Box::new(PollingSelector::new()?),
             SelectorKind::Select => Box::new(SelectSelector::new()),
         })
@@ -221,6 +303,26 @@ mod tests {
     }
 
     #[test]
+    fn selector_names_are_known_and_a_wrong_one_is_explained() {
+        assert_eq!(SelectorKind::from_name("epoll"), Ok(SelectorKind::Epoll));
+        assert_eq!(
+            SelectorKind::from_name("polling"),
+            Ok(SelectorKind::Polling)
+        );
+        assert_eq!(SelectorKind::from_name("select"), Ok(SelectorKind::Select));
+        let why = SelectorKind::from_name("kqueue").unwrap_err();
+        assert!(
+            why.contains("\"kqueue\"") && why.contains("polling"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn epoll_backend_reports_once_per_arming() {
+        reports_once_per_arming(SelectorKind::Epoll.open().unwrap());
+    }
+
+    #[test]
     fn polling_backend_reports_once_per_arming() {
         reports_once_per_arming(SelectorKind::Polling.open().unwrap());
     }
@@ -262,6 +364,11 @@ mod tests {
         // Consumed: the next look finds nothing.
         selector.select(Some(Duration::ZERO), &mut events).unwrap();
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn epoll_backend_wakes_from_another_thread() {
+        wakes_from_another_thread(SelectorKind::Epoll.open().unwrap());
     }
 
     #[test]

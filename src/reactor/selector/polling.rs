@@ -1,5 +1,6 @@
-//! The default selector: epoll (Linux) or kqueue (macOS, BSD) through the `polling` crate.
-//! Introduced by lesson 06.
+//! The portable selector: epoll (Linux) or kqueue (macOS, BSD) through the `polling` crate.
+//! Introduced by lesson 06. The default off Linux; on Linux the default is
+//! the own [`super::SelectorKind::Epoll`], which also reports `EPOLLRDHUP`.
 //!
 //! Unlike select(2), the kernel keeps the list of watched descriptors between
 //! calls, so a call costs what is *ready*, not what is *watched*: ten thousand
@@ -19,8 +20,9 @@
 //! One thing `polling` does not ask epoll for: `EPOLLRDHUP` (the peer shut
 //! down its writing side). A FIN that arrives together with the last bytes
 //! is one edge; a reader that read those bytes must read again (and get 0)
-//! rather than wait, or it would wait forever. Our streams always retry the
-//! read first, so they do.
+//! rather than wait, or it would wait forever. On this backend our streams
+//! always retry the read first, so they do (its events never set
+//! [`Event::read_closed`], so the skip in [`crate::reactor::io_source`] stays off).
 
 use std::collections::HashMap;
 use std::io;
@@ -131,6 +133,7 @@ impl Selector for PollingSelector {
             key: e.key,
             readable: e.readable,
             writable: e.writable,
+            read_closed: false,
         }));
         Ok(())
     }

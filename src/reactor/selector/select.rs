@@ -1,5 +1,5 @@
 //! The select(2) selector: lesson 05's system call behind the [`Selector`] trait.
-//! Introduced by lesson 06 (for comparison; the default is [`super::PollingSelector`]).
+//! Introduced by lesson 06 (for comparison; the default is epoll, see [`super::SelectorKind`]).
 //!
 //! select(2) takes three bit sets of descriptor numbers and returns them with
 //! only the ready bits left set. Two costs follow, and they are why real loops
@@ -67,8 +67,9 @@ fn too_large(fd: RawFd) -> io::Error {
         io::ErrorKind::InvalidInput,
         format!(
             "descriptor {fd} is too large for select(2), which can only watch descriptors \
-             below FD_SETSIZE = {FD_SETSIZE}; use the default epoll/kqueue selector \
-             (SelectorKind::Polling), which has no such limit"
+             below FD_SETSIZE = {FD_SETSIZE}; use an epoll selector \
+             (SelectorKind::Epoll, the default on Linux, or SelectorKind::Polling), \
+             which has no such limit"
         ),
     )
 }
@@ -152,6 +153,8 @@ impl Selector for SelectSelector {
                     key: entry.0,
                     readable,
                     writable,
+                    // select(2) cannot say why a descriptor is readable.
+                    read_closed: false,
                 });
                 // One-shot: disarm what fired until `modify` re-arms it.
                 entry.1.readable &= !readable;
