@@ -22,6 +22,8 @@ pub struct EchoServer {
     pub addr: SocketAddr,
     /// Every later line of its standard output (the trace), as it comes.
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread that fills `log`; it ends at the server's end of output.
+    reader: thread::JoinHandle<()>,
 }
 
 impl EchoServer {
@@ -40,7 +42,7 @@ impl EchoServer {
         let into = log.clone();
         let (first_line, first) = mpsc::channel();
         // Keep reading, or the server would block once the pipe is full.
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             let _ = first_line.send(lines.next());
             for line in lines {
                 let Ok(line) = line else { break };
@@ -71,6 +73,7 @@ impl EchoServer {
             binary: binary.to_string(),
             addr,
             log,
+            reader,
         }
     }
 
@@ -216,6 +219,18 @@ impl EchoServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The server has exited, but its last lines may still be on
+                // their way through the pipe to the reader thread: wait for
+                // it to reach the end of the output, so that `log()` is
+                // whole (it once missed the final "stopped").
+                while !self.reader.is_finished() {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{}'s output did not end within 10 s of its exit",
+                        self.binary
+                    );
+                    thread::sleep(Duration::from_millis(5));
+                }
                 return status;
             }
             assert!(
