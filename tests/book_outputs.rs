@@ -104,12 +104,20 @@ const GENERATED: &str = "docs/src/generated";
 /// binary, arguments, the keys typed, one a line). Standard output and
 /// standard error go to one pipe, in the order they were written, as on a
 /// terminal.
-const STEPPED: &[(&str, &str, &[&str], &str)] = &[(
-    "11-step-03-run-loop.txt",
-    env!("CARGO_BIN_EXE_03-run-loop"),
-    &["--virtual", "--step"],
-    "\n\n\np\nt\n\nc\n",
-)];
+const STEPPED: &[(&str, &str, &[&str], &str)] = &[
+    (
+        "11-step-03-run-loop.txt",
+        env!("CARGO_BIN_EXE_03-run-loop"),
+        &["--virtual", "--step"],
+        "\n\n\np\nt\n\nc\n",
+    ),
+    (
+        "11-step-08-cancel.txt",
+        env!("CARGO_BIN_EXE_08-cancel"),
+        &["--virtual", "--step"],
+        "\n\nq\n",
+    ),
+];
 
 /// What a stepped run shows, with the command first.
 fn stepped_output(binary: &str, args: &[&str], keys: &str) -> String {
