@@ -301,6 +301,37 @@ fn a_script_steps_the_reactor_and_sees_its_ready_queue_and_timers() {
     );
 }
 
+/// `--step 2>&1 | head -2`: once the reader has gone, the debugger's next
+/// screen must end the run quietly (status 0), not panic on the closed pipe.
+#[test]
+fn a_stepped_run_piped_into_head_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+
+    let bin = env!("CARGO_BIN_EXE_08-cancel");
+    // Standard error into the same pipe as standard output, as `2>&1` does.
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "exec \"$0\" \"$@\" 2>&1", bin, "--virtual", "--step"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = common::spawn_within(
+        &mut command,
+        "`08-cancel --virtual --step 2>&1 | head -2`",
+        common::BIN_DEADLINE,
+    );
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(b"\n\n\n\n\nc\n").expect("writing the keys");
+    drop(stdin);
+    let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+    for _ in 0..2 {
+        reader.read_line(&mut String::new()).expect("a line");
+    }
+    drop(reader); // `head` has read its two lines and left
+    let status = child.wait();
+    assert!(status.success(), "{status} after the reader left");
+}
+
 #[test]
 fn without_step_nothing_pauses_and_nothing_is_shown() {
     let output = common::run_bin(env!("CARGO_BIN_EXE_08-cancel"), &["--virtual"]);

@@ -10,7 +10,7 @@
 //! (`add_reader`), so the dump runs as an ordinary callback, on the loop's
 //! own stack, between two steps, with nothing borrowed.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
@@ -44,7 +44,10 @@ pub fn dump_tasks_on_sigusr1(handle: &Handle) -> io::Result<()> {
         let tree = TaskTree {
             tasks: tasks.into_iter().map(TaskDump::from).collect(),
         };
-        eprint!("SIGUSR1: the loop's tasks\n{tree}(end of the task tree)\n");
+        // `write_all`, not `eprint!`: a server whose standard error has gone
+        // away must go on serving, not panic in its callback.
+        let dump = format!("SIGUSR1: the loop's tasks\n{tree}(end of the task tree)\n");
+        let _ = io::stderr().write_all(dump.as_bytes());
     })
 }
 // ANCHOR_END: sigusr1

@@ -113,8 +113,7 @@ impl StepHook for Stepper {
         }
         let iteration = self.iterations.replace(self.iterations.get() + 1) + 1;
         // One write, so that whoever reads the screen never sees half a view.
-        let screen = format!("\n[step] iteration {iteration}\n{view}");
-        eprint!("{screen}");
+        show(&format!("\n[step] iteration {iteration}\n{view}"));
         self.pause(dump_tasks);
     }
 
@@ -122,7 +121,7 @@ impl StepHook for Stepper {
         if self.pace.get() != Pace::Task {
             return;
         }
-        eprintln!("[step] next: {task} runs one step");
+        show(&format!("[step] next: {task} runs one step\n"));
         self.pause(dump_tasks);
     }
 }
@@ -131,8 +130,7 @@ impl Stepper {
     /// Waits for a command that lets the loop go on.
     fn pause(&self, dump_tasks: DumpTasks<'_>) {
         loop {
-            eprint!("{KEYS} > ");
-            let _ = io::stderr().flush();
+            show(&format!("{KEYS} > "));
             let command = if self.terminal {
                 read_key()
             } else {
@@ -144,32 +142,53 @@ impl Stepper {
                 Ok(Some(command)) => command.key(),
                 _ => "?",
             };
-            eprintln!("{key}");
+            show(&format!("{key}\n"));
             match command {
                 Ok(Some(Command::Step)) => return self.pace.set(Pace::Iteration),
                 Ok(Some(Command::StepTask)) => return self.pace.set(Pace::Task),
                 Ok(Some(Command::Continue)) => {
-                    eprintln!("[step] continuing to the end");
+                    show("[step] continuing to the end\n");
                     return self.pace.set(Pace::Continue);
                 }
                 Ok(Some(Command::PrintTasks)) => {
                     let tasks = dump_tasks().into_iter().map(TaskDump::from).collect();
                     let tree = TaskTree { tasks }.to_string();
-                    eprint!("{tree}"); // one write, as the view's
+                    show(&tree); // one write, as the view's
                 }
                 Ok(Some(Command::Quit)) => {
-                    eprintln!("[step] quit (q): stopping here");
+                    show("[step] quit (q): stopping here\n");
                     let _ = io::stdout().flush();
                     std::process::exit(0);
                 }
-                Ok(None) => eprintln!("[step] unknown key"),
+                Ok(None) => show("[step] unknown key\n"),
                 Err(error) => {
                     // No way to ask: do not hang, run to the end.
-                    eprintln!("[step] cannot read keys ({error}): continuing to the end");
+                    show(&format!(
+                        "[step] cannot read keys ({error}): continuing to the end\n"
+                    ));
                     return self.pace.set(Pace::Continue);
                 }
             }
         }
+    }
+}
+
+/// Writes one piece of the debugger's screen to standard error, in one
+/// write, so that whoever reads the screen never sees half a view. If the
+/// reader has gone (`2>&1 | head` has read all it wanted), there is nobody
+/// left to step for: end quietly with status 0, as the lessons' own output
+/// does (lesson 01's `| head`), instead of the panic `eprint!` would raise.
+fn show(text: &str) {
+    let mut stderr = io::stderr().lock();
+    if let Err(error) = stderr
+        .write_all(text.as_bytes())
+        .and_then(|()| stderr.flush())
+    {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            let _ = io::stdout().flush();
+            std::process::exit(0);
+        }
+        // Any other failure: the screen is lost, the run goes on.
     }
 }
 

@@ -346,7 +346,12 @@ impl<'a> LoopState<'a> {
         };
         match hook {
             Some(hook) => hook.before_iteration(&view, &|| self.snapshots(None)),
-            None => eprint!("SIGUSR1: the select loop's state\n{view}"),
+            // `write_all`, not `eprint!`: a closed standard error must not
+            // panic out of the loop.
+            None => {
+                let dump = format!("SIGUSR1: the select loop's state\n{view}");
+                let _ = io::Write::write_all(&mut io::stderr(), dump.as_bytes());
+            }
         }
     }
 
