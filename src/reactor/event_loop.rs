@@ -583,8 +583,8 @@ impl Core {
 
     /// `task 2 "b"`: how `--step` names a task.
     fn step_label(&self, key: usize) -> String {
-        match self.tasks.borrow().get(key) {
-            Some(task) => format!("task {} {:?}", task.id, task.name),
+        match self.task_label(key) {
+            Some((id, name)) => format!("task {id} {name:?}"),
             None => format!("(finished task, key {key})"),
         }
     }
